@@ -1,0 +1,9 @@
+"""CUDA backend entry points (placeholder until the CUDA kernels land)."""
+
+
+def _unavailable(*_args, **_kwargs):
+    raise RuntimeError("device='cuda' is not supported yet: fastact's CUDA kernels are not built in this version; "
+                       "use device='cpu' with NumPy arrays")
+
+
+elementwise_forward = elementwise_backward = prelu_forward = prelu_backward = _unavailable
