@@ -271,20 +271,20 @@ declare(swish, swish_d, "y = x·σ(beta·x)", "σ(beta·x)·(1 + beta·x·(1 - �
 
 
 def mish(x):
-    e = exp(x if x < K(x, 20.0) else K(x, 20.0))
+    e = exp(K(x, 20.0) if x > K(x, 20.0) else x)
     n = e * (e + K(x, 2.0))  # tanh(softplus(x)) = n / (n + 2)
     t = n / (n + K(x, 2.0))
     return x * t if t != K(x, 0.0) else t
 
 
 def mish_d(x):
-    e = exp(x if x < K(x, 20.0) else K(x, 20.0))
+    e = exp(K(x, 20.0) if x > K(x, 20.0) else x)
     n = e * (e + K(x, 2.0))
     w = n + K(x, 2.0)
     t = n / w
     sig = e / (K(x, 1.0) + e)
     q = K(x, 4.0) * (n + K(x, 1.0)) / (w * w) * sig  # (1 - tanh²(softplus(x)))·σ(x)
-    q = q if x < K(x, 20.0) else K(x, 0.0)
+    q = K(x, 0.0) if x > K(x, 20.0) else q
     return t + (x * q if q != K(x, 0.0) else q)
 
 
@@ -314,7 +314,7 @@ declare(softplus, softplus_d, "y = log(1 + e^(beta·x))/beta, or x where beta·x
 def softsign(x):
     a = abs(x)
     y = x / (K(x, 1.0) + a)
-    return y if a != K(x, math.inf) else x / a
+    return y if a != K(x, math.inf) else (K(x, 1.0) if x > K(x, 0.0) else K(x, -1.0))
 
 
 def softsign_d(x):

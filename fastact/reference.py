@@ -37,7 +37,7 @@ def identity(x):
 
 
 def identity_backward(grad, x):
-    return _f(grad) * np.where(np.isnan(x), np.nan, 1.0)
+    return _f(grad).copy()
 
 
 def binary_step(x):
@@ -151,7 +151,7 @@ def gelu_backward(grad, x, approximate="none"):
             u = math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)
             s = _sig(2 * u)
             du = math.sqrt(2 / math.pi) * (1 + 3 * 0.044715 * x**2)
-            d = s + _xg(x, 2 * s * _sig(-2 * u) * du)
+            d = s + _xg(x * du, 2 * s * _sig(-2 * u))
         else:
             d = _Phi(x) + _xg(x, np.asarray(_phi(x), np.float64))
     return _f(grad) * d
@@ -214,7 +214,7 @@ def softsign_backward(grad, x):
 
 
 def hardsigmoid(x):
-    return np.clip(_f(x) / 6 + 0.5, 0.0, 1.0)
+    return np.clip((_f(x) + 3) / 6, 0.0, 1.0)
 
 
 def hardsigmoid_backward(grad, x):

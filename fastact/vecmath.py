@@ -328,6 +328,8 @@ def _norm_cdf64(x):
 
 @cpu_jit
 def _norm_pdf64(x):
+    x = abs(x)
+    x = f64(40.0) if x > f64(40.0) else x  # φ(40) is 0 in float64; keeps hi and lo finite
     hi = x * x
     lo = fma(x, x, -hi)
     return _INV_SQRT_2PI_64 * _exp64(f64(-0.5) * hi) * (f64(1.0) - f64(0.5) * lo)

@@ -1,0 +1,78 @@
+"""Every activation, forward and backward, float32 and float64, serial and parallel, against the reference."""
+import numpy as np
+import pytest
+from _tools import CASE_IDS, CASES, check_backward, check_forward, fast, ref
+
+SHAPES = [(7,), (33, 65), (4, 3, 129)]
+SPECIALS = [0.0, -0.0, np.inf, -np.inf, np.nan, 1e30, -1e30, 1e-40, -1e-40, 1e-310, -1e-310, 3.0, -3.0, 6.0, 20.0,
+            -20.0, 88.7, -88.7, 89.0, -104.0, 1e-8, -1e-8]
+
+
+def sample(shape, dtype, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape) * rng.choice([0.01, 1.0, 4.0, 30.0], size=shape)
+    return x.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("name,params", CASES, ids=CASE_IDS)
+def test_against_reference(name, params, shape, dtype, path):
+    f, b = fast(name)
+    rf, rb = ref(name)
+    x = sample(shape, dtype, seed=len(name) + len(shape))
+    g = sample(shape, dtype, seed=7)
+    y = f(x, **params)
+    assert y.dtype == dtype and y.shape == x.shape
+    check_forward(name, params, x, y, rf(x, **params))
+    dx = b(g, x, **params)
+    assert dx.dtype == dtype and dx.shape == x.shape
+    check_backward(name, params, x, g, dx, rb(g, x, **params))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name,params", CASES, ids=CASE_IDS)
+def test_special_values(name, params, dtype):
+    f, b = fast(name)
+    rf, rb = ref(name)
+    with np.errstate(all="ignore"):
+        x = np.array(SPECIALS, dtype=dtype)
+    with np.errstate(all="raise"):  # no overflow/invalid warnings from fastact
+        y = f(x, **params)
+        dx = b(np.ones_like(x), x, **params)
+    with np.errstate(all="ignore"):
+        want = rf(x, **params)
+        dwant = rb(np.ones_like(x), x, **params)
+    finite = np.isfinite(x)
+    assert not np.isnan(y[finite]).any(), "NaN for a finite input"
+    assert np.isnan(y[np.isnan(x)]).all(), "NaN does not propagate"
+    check_forward(name, params, x, y, want)
+    check_backward(name, params, x, np.ones_like(x), dx, dwant)
+
+
+@pytest.mark.parametrize("name,params", CASES, ids=CASE_IDS)
+def test_backward_matches_finite_difference(name, params):
+    """float64 central difference, away from kinks (where the one-sided derivatives differ)."""
+    f, b = fast(name)
+    rng = np.random.default_rng(3)
+    x = rng.uniform(-8, 8, 4000)
+    kinks = np.array([0.0, -3.0, 3.0, 6.0])
+    x = x[np.min(np.abs(x[:, None] - kinks[None, :]), axis=1) > 1e-3]
+    if name == "softplus":  # the threshold switch is a kink too
+        beta, thr = params.get("beta", 1.0), params.get("threshold", 20.0)
+        x = x[np.abs(beta * x - thr) > 1e-3]
+    h = 1e-6
+    fd = (f(x + h, **params) - f(x - h, **params)) / (2 * h)
+    dx = b(np.ones_like(x), x, **params)
+    np.testing.assert_allclose(dx, fd, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("name,params", CASES, ids=CASE_IDS)
+def test_float16_computes_in_float32(name, params):
+    f, b = fast(name)
+    x = sample((257,), np.float16, seed=1)
+    y = f(x, **params)
+    assert y.dtype == np.float16
+    np.testing.assert_array_equal(y, f(x.astype(np.float32), **params).astype(np.float16))
+    dx = b(np.ones_like(x), x, **params)
+    assert dx.dtype == np.float16
