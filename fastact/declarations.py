@@ -347,7 +347,7 @@ def hardswish(x):
 
 
 def hardswish_d(x):
-    d = x * K(x, 1.0 / 3.0) + K(x, 0.5)
+    d = x / K(x, 3.0) + K(x, 0.5)
     d = K(x, 0.0) if x < K(x, -3.0) else d
     return K(x, 1.0) if x > K(x, 3.0) else d
 

@@ -1,0 +1,39 @@
+"""Binds the declarations' math names to CUDA's math (libdevice) so they compile as CUDA device functions."""
+from __future__ import annotations
+
+import math
+import types
+
+
+def _cuda_namespace():
+    from numba import cuda
+
+    @cuda.jit(device=True)
+    def norm_cdf(x):
+        return 0.5 * math.erfc(-x * 0.7071067811865476)
+
+    @cuda.jit(device=True)
+    def norm_pdf(x):
+        return math.exp(-0.5 * x * x) * 0.3989422804014327
+
+    return {"exp": math.exp, "expm1": math.expm1, "log1p": math.log1p, "tanh": math.tanh, "erf": math.erf,
+            "erfc": math.erfc, "norm_cdf": norm_cdf, "norm_pdf": norm_pdf}
+
+
+_NS = None
+_DEVICE = {}
+
+
+def device_function(fn):
+    """The CUDA device function compiled from a declaration's plain-Python scalar code."""
+    global _NS
+    if fn not in _DEVICE:
+        from numba import cuda
+
+        if _NS is None:
+            _NS = _cuda_namespace()
+        g = dict(fn.__globals__)
+        g.update(_NS)
+        rebound = types.FunctionType(fn.__code__, g, fn.__name__, fn.__defaults__, fn.__closure__)
+        _DEVICE[fn] = cuda.jit(device=True)(rebound)
+    return _DEVICE[fn]
