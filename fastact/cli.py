@@ -1,0 +1,80 @@
+"""The `fastact` command: `fastact bench` (timings against NumPy) and `fastact info`."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+
+def _bench(args) -> int:
+    from . import benchmark
+
+    names = args.only.split(",") if args.only else None
+    unknown = [n for n in names or [] if n not in benchmark.NUMPY]
+    if unknown:
+        print(f"unknown activation(s): {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    if args.threads:
+        import numba
+
+        numba.set_num_threads(args.threads)
+
+    def progress(msg):
+        print(f"  timing {msg} ...", file=sys.stderr, flush=True)
+
+    rows = benchmark.run(names, n=args.size, dtype=np.dtype(args.dtype), repeat=args.repeat,
+                         progress=None if args.quiet else progress)
+    print(benchmark.format_table(rows, args.size, args.dtype))
+    return 0
+
+
+def _info(_args) -> int:
+    import numba
+
+    from . import __version__
+    from ._arrays import PARALLEL_THRESHOLD
+    from ._codegen import cache_dir
+
+    print(f"fastact {__version__}, numba {numba.__version__}, numpy {np.__version__}")
+    print(f"threads: {numba.get_num_threads()} ({numba.threading_layer() if _threads_started() else 'not started'})")
+    print(f"parallel threshold: {PARALLEL_THRESHOLD} elements; kernel cache: {cache_dir()}")
+    try:
+        from numba import cuda
+
+        print(f"CUDA: {'available' if cuda.is_available() else 'no GPU found'} (numba-cuda installed); "
+              "fastact's CUDA kernels: not built in this version")
+    except ImportError:
+        print("CUDA: numba-cuda not installed")
+    return 0
+
+
+def _threads_started() -> bool:
+    import numba
+
+    try:
+        numba.threading_layer()
+        return True
+    except ValueError:
+        return False
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="fastact", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("bench", help="time every activation against NumPy (and PyTorch if installed)")
+    b.add_argument("--size", type=int, default=1 << 25, help="elements per array (default 33,554,432)")
+    b.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    b.add_argument("--repeat", type=int, default=5, help="timed runs per measurement; the best is reported")
+    b.add_argument("--only", help="comma-separated activation names")
+    b.add_argument("--threads", type=int, help="number of threads (default: all cores)")
+    b.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    b.set_defaults(func=_bench)
+    i = sub.add_parser("info", help="versions, threads, cache location, CUDA availability")
+    i.set_defaults(func=_info)
+    args = p.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
