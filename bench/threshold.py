@@ -1,21 +1,14 @@
 """Measure the serial/parallel crossover: time serial and parallel kernels over sizes, print the first size from
 which parallel is faster for each kernel (the basis of fastact._arrays.PARALLEL_THRESHOLD)."""
-import time
-
 import numpy as np
 
 import fastact
 from fastact._codegen import kernels
+from fastact.benchmark import best_time
 
 
-def best(fn, repeat=200):
-    fn()
-    b = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        b = min(b, time.perf_counter() - t)
-    return b
+def best(fn):
+    return best_time(fn, repeat=200)
 
 
 def main():
