@@ -10,6 +10,7 @@ from . import reference
 from ._version import __version__
 from .elementwise import ACTIVATIONS, BACKWARD, FORWARD, run_backward, run_forward
 from .prelu import prelu, prelu_backward
+from .softmax import log_softmax, log_softmax_backward, softmax, softmax_backward
 
 identity = FORWARD["identity"]
 binary_step = FORWARD["binary_step"]
@@ -66,5 +67,6 @@ def backward(name: str, grad, x, **params):
     return run_backward(name, grad, x, **params)
 
 
-__all__ = ["ACTIVATIONS", "__version__", "backward", "forward", "prelu", "prelu_backward", "reference",
+__all__ = ["ACTIVATIONS", "__version__", "backward", "forward", "log_softmax", "log_softmax_backward", "prelu",
+           "prelu_backward", "reference", "softmax", "softmax_backward",
            *FORWARD, *(f"{n}_backward" for n in FORWARD)]

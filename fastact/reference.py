@@ -261,3 +261,40 @@ def prelu_backward(grad, x, weight):
     else:
         dw = np.array([contrib.sum()])
     return dx, dw.reshape(wa.shape)
+
+
+def softmax(x, axis=-1, scale=None, mask=None):
+    x = _f(x) * (1.0 if scale is None else scale)
+    if mask is not None:
+        keep = np.broadcast_to(np.asarray(mask, bool), x.shape)
+        x = np.where(keep, x, -np.inf)
+    with np.errstate(invalid="ignore", over="ignore"):
+        m = np.max(x, axis=axis, keepdims=True)
+        e = np.exp(x - m)
+        y = e / np.sum(e, axis=axis, keepdims=True)
+    if mask is not None:
+        y = np.where(np.any(keep, axis=axis, keepdims=True), np.where(keep, y, 0.0), 0.0)
+    return y
+
+
+def log_softmax(x, axis=-1, scale=None, mask=None):
+    x = _f(x) * (1.0 if scale is None else scale)
+    if mask is not None:
+        keep = np.broadcast_to(np.asarray(mask, bool), x.shape)
+        x = np.where(keep, x, -np.inf)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        m = np.max(x, axis=axis, keepdims=True)
+        y = (x - m) - np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
+    if mask is not None:
+        y = np.where(keep, y, -np.inf)
+    return y
+
+
+def softmax_backward(grad, y, axis=-1):
+    g, y = _f(grad), _f(y)
+    return y * (g - np.sum(g * y, axis=axis, keepdims=True))
+
+
+def log_softmax_backward(grad, y, axis=-1):
+    g, y = _f(grad), _f(y)
+    return g - np.exp(y) * np.sum(g, axis=axis, keepdims=True)

@@ -1,0 +1,99 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import fastact
+from fastact import reference
+
+FUNCS = [(fastact.softmax, fastact.softmax_backward, reference.softmax, reference.softmax_backward),
+         (fastact.log_softmax, fastact.log_softmax_backward, reference.log_softmax, reference.log_softmax_backward)]
+IDS = ["softmax", "log_softmax"]
+
+
+def _close(got, want, dtype, scale=1.0):
+    """Relative 8 eps, absolute 8 eps times `scale` (the size of the terms a backward subtracts)."""
+    rtol = 8 * np.finfo(dtype).eps
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * scale)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape,axis", [((5, 7), -1), ((4, 3, 1000), -1), ((6, 5, 4), 0), ((6, 5, 4), 1),
+                                        ((1, 1), -1), ((0, 5), -1), ((3, 1), -1), ((9,), 0)])
+@pytest.mark.parametrize("fns", FUNCS, ids=IDS)
+def test_against_reference(fns, shape, axis, dtype):
+    f, b, rf, rb = fns
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal(shape) * 5).astype(dtype)
+    g = rng.standard_normal(shape).astype(dtype)
+    y = f(x, axis=axis)
+    assert y.dtype == dtype and y.shape == shape
+    _close(y, rf(x, axis=axis), dtype)
+    dx = b(g, y, axis=axis)
+    assert dx.dtype == dtype
+    terms = 1.0 + (np.abs(np.sum(g.astype(np.float64), axis=axis)).max() if g.size else 0.0)
+    _close(dx, rb(g, y.astype(np.float64), axis=axis), dtype, scale=terms)
+
+
+@pytest.mark.parametrize("fns", FUNCS, ids=IDS)
+def test_stable_for_huge_values_scale_and_mask(fns):
+    f, _, rf, _ = fns
+    x = np.array([[1e30, -1e30, 0.0], [-1e30, -1e30 + 1e24, -1e30], [1.0, 2.0, 3.0]], np.float64)
+    _close(f(x), rf(x), np.float64)
+    _close(f(x, scale=0.125), rf(x, scale=0.125), np.float64)
+    mask = np.array([[True, False, True], [False, False, False], [True, True, False]])
+    y = f(x, mask=mask)
+    _close(y, rf(x, mask=mask), np.float64)
+    fill = -np.inf if f is fastact.log_softmax else 0.0
+    assert np.all(y[1] == fill)  # fully masked row
+    col_mask = np.array([True, False, True])  # broadcast
+    _close(f(x, mask=col_mask), rf(x, mask=col_mask), np.float64)
+
+
+def test_special_rows_follow_torch():
+    x = np.array([[-np.inf, -np.inf], [np.inf, 0.0], [np.nan, 0.0]])
+    assert np.isnan(fastact.softmax(x)).all()
+    assert np.isnan(fastact.log_softmax(x)).all()
+
+
+def test_backward_matches_finite_difference():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((3, 6))
+    g = rng.standard_normal((3, 6))
+    for f, b in [(fastact.softmax, fastact.softmax_backward), (fastact.log_softmax, fastact.log_softmax_backward)]:
+        dx = b(g, f(x))
+        fd = np.zeros_like(x)
+        for i in np.ndindex(x.shape):
+            e = np.zeros_like(x)
+            e[i] = 1e-6
+            fd[i] = (np.sum(g * f(x + e)) - np.sum(g * f(x - e))) / 2e-6
+        np.testing.assert_allclose(dx, fd, rtol=1e-6, atol=1e-8)
+
+
+def test_out_float16_and_errors():
+    x = np.random.default_rng(2).standard_normal((4, 8)).astype(np.float32)
+    out = np.empty_like(x)
+    assert fastact.softmax(x, out=out) is out
+    _close(out, reference.softmax(x), np.float32)
+    h = fastact.softmax(x.astype(np.float16))
+    assert h.dtype == np.float16
+    with pytest.raises(ValueError, match="axis"):
+        fastact.softmax(x, axis=2)
+    with pytest.raises(TypeError, match="mask"):
+        fastact.softmax(x, mask=np.ones((4, 8)))
+    with pytest.raises(ValueError, match="mask"):
+        fastact.softmax(x, mask=np.ones((3, 8), bool))
+    with pytest.raises(ValueError, match="out"):
+        fastact.softmax(x, out=np.empty((8, 4), np.float32))
+    with pytest.raises(ValueError, match="grad"):
+        fastact.softmax_backward(np.ones((4, 7)), x)
+
+
+@settings(max_examples=60, deadline=None)
+@given(x=hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=3, max_side=6),
+                    elements=st.floats(-50, 50)), data=st.data())
+def test_random_shapes_and_axes(x, data):
+    axis = data.draw(st.integers(-x.ndim, x.ndim - 1))
+    for f, _, rf, _ in FUNCS:
+        _close(f(x, axis=axis), rf(x, axis=axis), np.float64)
