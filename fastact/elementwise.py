@@ -11,9 +11,14 @@ from ._codegen import kernels
 from .declarations import REGISTRY, Declaration
 
 
+_BY_PUBLIC: dict[str, list[Declaration]] = {}
+for _d in REGISTRY.values():
+    _BY_PUBLIC.setdefault(_d.public, []).append(_d)
+
+
 def _resolve(public: str, params: dict) -> tuple[Declaration, tuple]:
     """The declaration selected by `params` (e.g. gelu's approximate=...) and its numeric parameter values."""
-    candidates = [d for d in REGISTRY.values() if d.public == public]
+    candidates = _BY_PUBLIC.get(public)
     if not candidates:
         raise ValueError(f"unknown activation {public!r}; choose from {', '.join(ACTIVATIONS)}")
     decl = candidates[0]
