@@ -12,26 +12,15 @@ NAMES = [n for n in fastact.ACTIVATIONS if n != "prelu"]
 
 
 @pytest.mark.parametrize("impl", ["fastact", "numpy"])
+@pytest.mark.parametrize("kind", ["forward", "backward"])
 @pytest.mark.parametrize("name", NAMES)
-def test_forward(benchmark, arrays, name, impl):
-    x, _, out = arrays
-    benchmark.group = f"{name} forward"
-    if impl == "fastact":
-        f = getattr(fastact, name)
-        benchmark(f, x, out=out, **FASTACT_PARAMS.get(name, {}))
-    else:
-        with np.errstate(all="ignore"):
-            benchmark(NUMPY[name][0], x)
-
-
-@pytest.mark.parametrize("impl", ["fastact", "numpy"])
-@pytest.mark.parametrize("name", NAMES)
-def test_backward(benchmark, arrays, name, impl):
+def test_activation(benchmark, arrays, name, kind, impl):
     x, g, out = arrays
-    benchmark.group = f"{name} backward"
+    args = (x,) if kind == "forward" else (g, x)
+    benchmark.group = f"{name} {kind}"
     if impl == "fastact":
-        b = getattr(fastact, name + "_backward")
-        benchmark(b, g, x, out=out, **FASTACT_PARAMS.get(name, {}))
+        fn = getattr(fastact, name if kind == "forward" else name + "_backward")
+        benchmark(fn, *args, out=out, **FASTACT_PARAMS.get(name, {}))
     else:
         with np.errstate(all="ignore"):
-            benchmark(NUMPY[name][1], g, x)
+            benchmark(NUMPY[name][0 if kind == "forward" else 1], *args)
