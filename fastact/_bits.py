@@ -1,61 +1,77 @@
-"""LLVM-level helpers that Numba does not expose: float/int bit casts and fused multiply-add."""
+"""LLVM-level helpers that Numba does not expose: exponent-bit arithmetic and fused multiply-add.
+
+The integer work is done in an integer of the float's own width (i32 for float32), so that it vectorizes with
+as many lanes as the float code around it; Numba's own integers would be int64, and AVX2 has no vector
+int64 -> float conversion.
+"""
 from llvmlite import ir
 from numba.core import types
 from numba.extending import intrinsic
 
+# float type -> (integer width, mantissa bits, exponent bias, bits of 1.5·2^mantissa, bits of √½)
+_LAYOUT = {
+    types.float32: (32, 23, 127, 0x4B400000, 0x3F3504F3),
+    types.float64: (64, 52, 1023, 0x4338000000000000, 0x3FE6A09E667F3BCD),
+}
 
-@intrinsic
-def f32_bits(typingctx, x):
-    """The IEEE bits of a float32, sign-extended to int64."""
-    if x != types.float32:
-        return None
 
-    def codegen(context, builder, sig, args):
-        return builder.sext(builder.bitcast(args[0], ir.IntType(32)), ir.IntType(64))
-
-    return types.int64(types.float32), codegen
+def _int(width, v):
+    return ir.Constant(ir.IntType(width), v)
 
 
 @intrinsic
-def bits_f32(typingctx, i):
-    """The float32 whose IEEE bits are the low 32 bits of an integer."""
-    if not isinstance(i, types.Integer):
+def scale_by_shifted(typingctx, p, k):
+    """p·2^n where k = n + 1.5·2^mantissa_bits (the rounding trick of exp's range reduction).
+
+    2^n is applied as two factors 2^(n//2)·2^(n - n//2), so n may run a little past the exponent range at
+    either end (results near overflow or in the subnormal range come out right).
+    """
+    if p not in _LAYOUT or k != p:
         return None
+    width, mant, bias, shift_bits, _ = _LAYOUT[p]
 
     def codegen(context, builder, sig, args):
-        v = args[0]
-        if v.type.width != 32:
-            v = builder.trunc(v, ir.IntType(32)) if v.type.width > 32 else builder.sext(v, ir.IntType(32))
-        return builder.bitcast(v, ir.FloatType())
+        ity = ir.IntType(width)
+        pv, kv = args
+        n = builder.sub(builder.bitcast(kv, ity), _int(width, shift_bits))
+        n1 = builder.ashr(n, _int(width, 1))
+        n2 = builder.sub(n, n1)
+        s1 = builder.bitcast(builder.shl(builder.add(n1, _int(width, bias)), _int(width, mant)), pv.type)
+        s2 = builder.bitcast(builder.shl(builder.add(n2, _int(width, bias)), _int(width, mant)), pv.type)
+        return builder.fmul(builder.fmul(pv, s1), s2)
 
-    return types.float32(i), codegen
+    return p(p, k), codegen
+
+
+def _split_codegen(want_exponent, u):
+    width, mant, _, _, sqrth_bits = _LAYOUT[u]
+
+    def codegen(context, builder, sig, args):
+        ity = ir.IntType(width)
+        b = builder.sub(builder.bitcast(args[0], ity), _int(width, sqrth_bits))
+        if want_exponent:
+            k = builder.ashr(b, _int(width, mant))
+            return builder.sitofp(builder.trunc(k, ir.IntType(32)) if width > 32 else k, args[0].type)
+        m = builder.add(builder.and_(b, _int(width, (1 << mant) - 1)), _int(width, sqrth_bits))
+        return builder.bitcast(m, args[0].type)
+
+    return codegen
 
 
 @intrinsic
-def f64_bits(typingctx, x):
-    """The IEEE bits of a float64 as int64."""
-    if x != types.float64:
+def split_exponent(typingctx, u):
+    """k (as a float) with u = 2^k·m and m in [√½, √2), for positive normal u."""
+    if u not in _LAYOUT:
         return None
-
-    def codegen(context, builder, sig, args):
-        return builder.bitcast(args[0], ir.IntType(64))
-
-    return types.int64(types.float64), codegen
+    return u(u), _split_codegen(True, u)
 
 
 @intrinsic
-def bits_f64(typingctx, i):
-    """The float64 whose IEEE bits are an int64."""
-    if not isinstance(i, types.Integer):
+def split_mantissa(typingctx, u):
+    """m in [√½, √2) with u = 2^k·m, for positive normal u."""
+    if u not in _LAYOUT:
         return None
-
-    def codegen(context, builder, sig, args):
-        v = args[0]
-        if v.type.width != 64:
-            v = builder.sext(v, ir.IntType(64))
-        return builder.bitcast(v, ir.DoubleType())
-
-    return types.float64(i), codegen
+    return u(u), _split_codegen(False, u)
 
 
 @intrinsic

@@ -50,17 +50,69 @@ FASTACT_PARAMS = {"gelu": {"approximate": "tanh"}}
 
 
 def _torch_fns():
+    """{activation: (forward(t), backward(g, t, y))} for PyTorch's CPU kernels (its aten backward ops; y = forward(t),
+    saved by autograd, is what PyTorch's sigmoid and tanh backward read)."""
     try:
         import torch
         import torch.nn.functional as F
     except ImportError:
         return None
-    fwd = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": F.relu, "relu6": F.relu6,
-           "leaky_relu": F.leaky_relu, "elu": F.elu, "celu": F.celu, "selu": F.selu,
-           "gelu": lambda t: F.gelu(t, approximate="tanh"), "silu": F.silu, "mish": F.mish,
-           "softplus": F.softplus, "softsign": F.softsign, "hardsigmoid": F.hardsigmoid,
-           "hardswish": F.hardswish, "logsigmoid": F.logsigmoid}
-    return torch, fwd
+    aten = torch.ops.aten
+    fns = {
+        "sigmoid": (torch.sigmoid, lambda g, t, y: aten.sigmoid_backward(g, y)),
+        "tanh": (torch.tanh, lambda g, t, y: aten.tanh_backward(g, y)),
+        "relu": (F.relu, lambda g, t, y: aten.threshold_backward(g, t, 0)),
+        "relu6": (F.relu6, lambda g, t, y: aten.hardtanh_backward(g, t, 0.0, 6.0)),
+        "leaky_relu": (F.leaky_relu, lambda g, t, y: aten.leaky_relu_backward(g, t, 0.01, False)),
+        "elu": (F.elu, lambda g, t, y: aten.elu_backward(g, 1.0, 1, 1, False, t)),
+        "celu": (F.celu, None),
+        "selu": (F.selu, None),
+        "gelu": (lambda t: F.gelu(t, approximate="tanh"), lambda g, t, y: aten.gelu_backward(g, t, approximate="tanh")),
+        "silu": (F.silu, lambda g, t, y: aten.silu_backward(g, t)),
+        "swish": (F.silu, lambda g, t, y: aten.silu_backward(g, t)),
+        "mish": (F.mish, lambda g, t, y: aten.mish_backward(g, t)),
+        "softplus": (F.softplus, lambda g, t, y: aten.softplus_backward(g, t, 1.0, 20.0)),
+        "softsign": (F.softsign, None),
+        "hardsigmoid": (F.hardsigmoid, lambda g, t, y: aten.hardsigmoid_backward(g, t)),
+        "hardswish": (F.hardswish, lambda g, t, y: aten.hardswish_backward(g, t)),
+        "logsigmoid": (F.logsigmoid, None),
+    }
+    return torch.from_numpy, fns
+
+
+def _jax_fns():
+    """{activation: (forward(a), backward(g, a, y))} as jitted JAX functions (backward through jax.vjp; y unused)."""
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        return None
+    nn = jax.nn
+    base = {"sigmoid": nn.sigmoid, "tanh": jnp.tanh, "relu": nn.relu, "relu6": nn.relu6,
+            "leaky_relu": nn.leaky_relu, "elu": nn.elu, "celu": nn.celu, "selu": nn.selu,
+            "gelu": lambda a: nn.gelu(a, approximate=True), "silu": nn.silu, "swish": nn.silu,
+            "mish": lambda a: a * jnp.tanh(nn.softplus(a)), "softplus": nn.softplus, "softsign": nn.soft_sign,
+            "hardsigmoid": nn.hard_sigmoid, "hardswish": nn.hard_swish, "logsigmoid": nn.log_sigmoid}
+
+    def backward(f):
+        vjp = jax.jit(lambda g, a: jax.vjp(f, a)[1](g)[0])
+        return lambda g, a, y: vjp(g, a)
+
+    def ready(f):
+        return lambda *a: f(*a).block_until_ready()
+
+    fns = {k: (ready(jax.jit(f)), ready(backward(f))) for k, f in base.items()}
+    return jax.device_put, fns
+
+
+def comparisons():
+    """The installed libraries fastact is timed against: {library: (convert numpy array, {name: (fwd, bwd)})}."""
+    found = {}
+    for lib, fns in (("torch", _torch_fns), ("jax", _jax_fns)):
+        table = fns()
+        if table is not None:
+            found[lib] = table
+    return found
 
 
 def best_time(fn, repeat: int) -> float:
@@ -87,7 +139,7 @@ def run(names=None, n: int = 1 << 25, dtype=np.float32, repeat: int = 5, progres
     g = rng.standard_normal(n).astype(dtype)
     out = np.empty_like(x)
     bw = copy_bandwidth(n, dtype, repeat)
-    torch_fns = _torch_fns()
+    others = comparisons()
     names = names or [a for a in fastact.ACTIVATIONS if a != "prelu"]
     for name in names:
         params = FASTACT_PARAMS.get(name, {})
@@ -111,11 +163,18 @@ def run(names=None, n: int = 1 << 25, dtype=np.float32, repeat: int = 5, progres
             row = {"name": name, "pass": kind, "ms_out": t_out * 1e3, "ms": t_alloc * 1e3,
                    "gbs": nbytes / t_out / 1e9, "copy_frac": nbytes / t_out / bw, "numpy_ms": t_np * 1e3,
                    "vs_numpy": t_np / t_alloc, "copy_gbs": bw / 1e9}
-            if torch_fns and kind == "forward" and name in torch_fns[1]:
-                torch, tf = torch_fns
-                tx = torch.from_numpy(x)
-                row["torch_ms"] = best_time(lambda: tf[name](tx), repeat) * 1e3
-                row["vs_torch"] = row["torch_ms"] / row["ms"]
+            for lib, (convert, fns) in others.items():
+                fn = fns.get(name, (None, None))[kind == "backward"]
+                if fn is None:
+                    continue
+                lx, lg = convert(x), convert(g)
+                if kind == "forward":
+                    t_lib = best_time(lambda: fn(lx), repeat)
+                else:
+                    ly = fns[name][0](lx)
+                    t_lib = best_time(lambda: fn(lg, lx, ly), repeat)
+                row[lib + "_ms"] = t_lib * 1e3
+                row["vs_" + lib] = t_lib / t_alloc
             yield row
 
 
@@ -123,17 +182,19 @@ def format_table(rows, n, dtype) -> str:
     rows = list(rows)
     if not rows:
         return "no rows"
-    has_torch = any("torch_ms" in r for r in rows)
+    libs = [lib for lib in ("torch", "jax") if any(lib + "_ms" in r for r in rows)]
     head = (f"fastact {fastact.__version__} · {n:,} × {np.dtype(dtype).name} · copy bandwidth "
             f"{rows[0]['copy_gbs']:.1f} GB/s (read + write, same process)\n")
     cols = ["activation", "pass", "ms (out=)", "GB/s", "× copy BW", "ms (alloc)", "NumPy ms", "× NumPy"]
-    if has_torch:
-        cols += ["torch ms", "× torch"]
+    for lib in libs:
+        cols += [f"{lib} ms", f"× {lib}"]
     lines = [" | ".join(cols), " | ".join("---" for _ in cols)]
     for r in rows:
         cells = [r["name"], r["pass"], f"{r['ms_out']:.2f}", f"{r['gbs']:.1f}", f"{r['copy_frac']:.2f}",
                  f"{r['ms']:.2f}", f"{r['numpy_ms']:.1f}", f"{r['vs_numpy']:.1f}"]
-        if has_torch:
-            cells += [f"{r['torch_ms']:.2f}", f"{r['vs_torch']:.2f}"] if "torch_ms" in r else ["", ""]
+        for lib in libs:
+            cells += [f"{r[lib + '_ms']:.2f}", f"{r['vs_' + lib]:.2f}"] if lib + "_ms" in r else ["", ""]
         lines.append(" | ".join(cells))
-    return head + "\n".join(lines)
+    foot = ("\n× copy BW: bytes moved (with out=) / copy bandwidth. × NumPy, × torch, × jax: their time / fastact's "
+            "time, both allocating the result (> 1: fastact faster).")
+    return head + "\n".join(lines) + foot

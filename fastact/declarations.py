@@ -52,7 +52,7 @@ _CPU = {}
 
 def _compiled(fn):
     if fn not in _CPU:
-        _CPU[fn] = cpu_jit(fn)
+        _CPU[fn] = cpu_jit(fn, inline="always")
     return _CPU[fn]
 
 

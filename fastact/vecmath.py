@@ -18,8 +18,10 @@ import numpy as np
 from numba.core import types
 from numba.extending import overload
 
-from ._bits import bits_f32, bits_f64, f32_bits, f64_bits, fma
+from ._bits import fma, scale_by_shifted, split_exponent, split_mantissa
 from ._jit import JIT_OPTIONS, cpu_jit
+
+_inline_jit = cpu_jit(inline="always")
 
 f32 = np.float32
 f64 = np.float64
@@ -30,33 +32,31 @@ _NAN32, _NAN64 = f32(np.nan), f64(np.nan)
 _LOG2E32, _SHIFT32 = f32(1.4426950408889634), f32(12582912.0)  # 1.5·2^23: adding it rounds to an integer
 _LN2HI32, _LN2LO32 = f32(0.693359375), f32(-2.1219444005469057e-4)
 _E32 = tuple(f32(1.0 / math.factorial(i)) for i in range(9))
-_SHIFT32_BITS = 0x4B400000
 _LOG2E64, _SHIFT64 = f64(1.4426950408889634), f64(6755399441055744.0)  # 1.5·2^52
 _LN2HI64, _LN2LO64 = f64(6.93147180369123816490e-01), f64(1.90821492927058770002e-10)
 _E64 = tuple(f64(1.0 / math.factorial(i)) for i in range(16))
-_SHIFT64_BITS = 0x4338000000000000
 
 
-@cpu_jit
+@_inline_jit
 def _reduce32(x):
-    """x = n·ln2 + r; returns (r, n as a float, n as an integer)."""
+    """x = n·ln2 + r; returns r and k = n + 1.5·2^23 (the form scale_by_shifted takes)."""
     k = x * _LOG2E32 + _SHIFT32
     n = k - _SHIFT32
     r = x - n * _LN2HI32
     r = r - n * _LN2LO32
-    return r, n, f32_bits(k) - _SHIFT32_BITS
+    return r, k
 
 
-@cpu_jit
+@_inline_jit
 def _reduce64(x):
     k = x * _LOG2E64 + _SHIFT64
     n = k - _SHIFT64
     r = x - n * _LN2HI64
     r = r - n * _LN2LO64
-    return r, n, f64_bits(k) - _SHIFT64_BITS
+    return r, k
 
 
-@cpu_jit
+@_inline_jit
 def _expm1_poly32(r):
     """expm1(r) for |r| <= ln2/2, Taylor to r^8."""
     e = _E32
@@ -70,7 +70,7 @@ def _expm1_poly32(r):
     return r + r * r * p
 
 
-@cpu_jit
+@_inline_jit
 def _expm1_poly64(r):
     """expm1(r) for |r| <= ln2/2, Taylor to r^14."""
     e = _E64
@@ -90,75 +90,58 @@ def _expm1_poly64(r):
     return r + r * r * p
 
 
-@cpu_jit
+@_inline_jit
 def _exp32(x):
     xc = f32(-104.0) if x < f32(-104.0) else x  # comparisons keep NaN
     xc = f32(89.0) if xc > f32(89.0) else xc
-    r, _, i = _reduce32(xc)
-    p = _expm1_poly32(r) + f32(1.0)
-    n1 = i >> 1
-    n2 = i - n1
-    return p * bits_f32((n1 + 127) << 23) * bits_f32((n2 + 127) << 23)
+    r, k = _reduce32(xc)
+    return scale_by_shifted(_expm1_poly32(r) + f32(1.0), k)
 
 
-@cpu_jit
+@_inline_jit
 def _exp64(x):
     xc = f64(-746.0) if x < f64(-746.0) else x
     xc = f64(710.0) if xc > f64(710.0) else xc
-    r, _, i = _reduce64(xc)
-    p = _expm1_poly64(r) + f64(1.0)
-    n1 = i >> 1
-    n2 = i - n1
-    return p * bits_f64((n1 + 1023) << 52) * bits_f64((n2 + 1023) << 52)
+    r, k = _reduce64(xc)
+    return scale_by_shifted(_expm1_poly64(r) + f64(1.0), k)
 
 
-@cpu_jit
+@_inline_jit
 def _expm1_32(x):
     xc = f32(-18.0) if x < f32(-18.0) else x  # expm1(-18) rounds to -1
     xc = f32(89.0) if xc > f32(89.0) else xc
-    r, _, i = _reduce32(xc)
+    r, k = _reduce32(xc)
     u = _expm1_poly32(r)
-    n1 = i >> 1
-    n2 = i - n1
-    s1 = bits_f32((n1 + 127) << 23)
-    s2 = bits_f32((n2 + 127) << 23)
-    s = s1 * s2
+    s = scale_by_shifted(f32(1.0), k)  # exact while small is the one selected
     small = s * u + (s - f32(1.0))
-    big = (u + f32(1.0)) * s1 * s2
+    big = scale_by_shifted(u + f32(1.0), k)
     y = big if xc > f32(20.0) else small
     return x if x == f32(0.0) else y  # keeps the sign of zero
 
 
-@cpu_jit
+@_inline_jit
 def _expm1_64(x):
     xc = f64(-38.0) if x < f64(-38.0) else x
     xc = f64(710.0) if xc > f64(710.0) else xc
-    r, _, i = _reduce64(xc)
+    r, k = _reduce64(xc)
     u = _expm1_poly64(r)
-    n1 = i >> 1
-    n2 = i - n1
-    s1 = bits_f64((n1 + 1023) << 52)
-    s2 = bits_f64((n2 + 1023) << 52)
-    s = s1 * s2
+    s = scale_by_shifted(f64(1.0), k)  # exact while small is the one selected
     small = s * u + (s - f64(1.0))
-    big = (u + f64(1.0)) * s1 * s2
+    big = scale_by_shifted(u + f64(1.0), k)
     y = big if xc > f64(40.0) else small
     return x if x == f64(0.0) else y
 
 
 # ---------------------------------------------------------------------------------------------------- log1p
-_SQRTH32_BITS = 0x3F3504F3
 _L32 = tuple(f32(2.0 / (2 * j + 1)) for j in range(12))
-_SQRTH64_BITS = 0x3FE6A09E667F3BCD
 _L64 = tuple(f64(2.0 / (2 * j + 1)) for j in range(12))
 
 
-@cpu_jit
+@_inline_jit
 def _log1p32(x):
     u = x + f32(1.0)
-    b = f32_bits(u) - _SQRTH32_BITS
-    k = b >> 23
-    m = bits_f32((b & 0x007FFFFF) + _SQRTH32_BITS)
+    kf = split_exponent(u)
+    m = split_mantissa(u)
     c = (x - (u - f32(1.0))) / u  # what the rounding of 1+x lost
     f = m - f32(1.0)
     s = f / (f32(2.0) + f)
@@ -166,7 +149,6 @@ def _log1p32(x):
     L = _L32
     R = z * (L[1] + z * (L[2] + z * (L[3] + z * L[4])))
     hfsq = f32(0.5) * f * f
-    kf = f32(k)
     y = kf * _LN2HI32 + ((f - (hfsq - s * (hfsq + R))) + (kf * _LN2LO32 + c))
     y = x if x == _INF32 else y
     y = -_INF32 if x == f32(-1.0) else y
@@ -174,12 +156,11 @@ def _log1p32(x):
     return x if abs(x) < f32(2.0**-24) else y
 
 
-@cpu_jit
+@_inline_jit
 def _log1p64(x):
     u = x + f64(1.0)
-    b = f64_bits(u) - _SQRTH64_BITS
-    k = b >> 52
-    m = bits_f64((b & 0x000FFFFFFFFFFFFF) + _SQRTH64_BITS)
+    kf = split_exponent(u)
+    m = split_mantissa(u)
     c = (x - (u - f64(1.0))) / u
     f = m - f64(1.0)
     s = f / (f64(2.0) + f)
@@ -188,7 +169,6 @@ def _log1p64(x):
     R = z * (L[1] + z * (L[2] + z * (L[3] + z * (L[4] + z * (L[5] + z * (
         L[6] + z * (L[7] + z * (L[8] + z * (L[9] + z * L[10])))))))))
     hfsq = f64(0.5) * f * f
-    kf = f64(k)
     y = kf * _LN2HI64 + ((f - (hfsq - s * (hfsq + R))) + (kf * _LN2LO64 + c))
     y = x if x == _INF64 else y
     y = -_INF64 if x == f64(-1.0) else y
@@ -197,7 +177,7 @@ def _log1p64(x):
 
 
 # ---------------------------------------------------------------------------------------------------- tanh
-@cpu_jit
+@_inline_jit
 def _tanh32(x):
     a = abs(x)
     a = f32(9.0) if a > f32(9.0) else a  # tanh(9) rounds to 1
@@ -207,7 +187,7 @@ def _tanh32(x):
     return x if a < f32(2.0**-12) else y
 
 
-@cpu_jit
+@_inline_jit
 def _tanh64(x):
     a = abs(x)
     a = f64(20.0) if a > f64(20.0) else a
@@ -229,7 +209,7 @@ _SQRT1_2_32, _SQRT1_2_64 = f32(math.sqrt(0.5)), f64(math.sqrt(0.5))
 _INV_SQRT_2PI_32, _INV_SQRT_2PI_64 = f32(1 / math.sqrt(2 * math.pi)), f64(1 / math.sqrt(2 * math.pi))
 
 
-@cpu_jit
+@_inline_jit
 def _erfcx_poly(a):
     """erfcx(a) for float64 a in [0, 10.5] (float32 Horner would lose up to 5 ULP here)."""
     t = f64(1.0) / (f64(1.0) + f64(0.5) * a)
@@ -247,7 +227,7 @@ def _erfcx_poly(a):
     return p * t + c[0]
 
 
-@cpu_jit
+@_inline_jit
 def _exp_neg_sq32(a, half):
     """exp(-a²·half) in float64 for float32 a and half in {1, 0.5}; a² is split exactly (hi + lo)."""
     a = abs(a)
@@ -257,14 +237,14 @@ def _exp_neg_sq32(a, half):
     return f64(_exp32(-hi * half)) * (f64(1.0) - f64(lo) * f64(half))
 
 
-@cpu_jit
+@_inline_jit
 def _erfc_pos32(a, e):
     """erfc(a) for float32 a >= 0 given e = exp(-a²) in float64."""
     ac = f32(10.5) if a > f32(10.5) else a
     return f32(e * _erfcx_poly(f64(ac)))
 
 
-@cpu_jit
+@_inline_jit
 def _erf_small32(a):
     d = _ERF_T32
     z = a * a
@@ -280,7 +260,7 @@ def _erf_small32(a):
     return a * d[0] + a * z * p
 
 
-@cpu_jit
+@_inline_jit
 def _erfc32(x):
     a = abs(x)
     c = _erfc_pos32(a, _exp_neg_sq32(a, f32(1.0)))
@@ -288,7 +268,7 @@ def _erfc32(x):
     return f32(1.0) - _erf_small32(x) if a < f32(0.4769) else y  # erfc(0.4769) = 0.5
 
 
-@cpu_jit
+@_inline_jit
 def _erf32(x):
     a = abs(x)
     c = _erfc_pos32(a, _exp_neg_sq32(a, f32(1.0)))
@@ -297,7 +277,7 @@ def _erf32(x):
     return _erf_small32(x) if a < f32(0.84375) else big
 
 
-@cpu_jit
+@_inline_jit
 def _norm_cdf32(x):
     a = abs(x) * _SQRT1_2_32
     c = f32(f64(0.5) * _erfc_pos32(a, _exp_neg_sq32(x, f32(0.5))))
@@ -305,28 +285,28 @@ def _norm_cdf32(x):
     return f32(0.5) + f32(0.5) * _erf_small32(x * _SQRT1_2_32) if a < f32(0.4769) else y
 
 
-@cpu_jit
+@_inline_jit
 def _norm_pdf32(x):
     return f32(_INV_SQRT_2PI_64 * _exp_neg_sq32(x, f32(0.5)))
 
 
 # float64: erf/erfc come from libm (scalar; the float64 kernels are not the vectorized targets).
-@cpu_jit
+@_inline_jit
 def _erf64(x):
     return math.erf(x)
 
 
-@cpu_jit
+@_inline_jit
 def _erfc64(x):
     return math.erfc(x)
 
 
-@cpu_jit
+@_inline_jit
 def _norm_cdf64(x):
     return f64(0.5) * math.erfc(-x * _SQRT1_2_64)
 
 
-@cpu_jit
+@_inline_jit
 def _norm_pdf64(x):
     x = abs(x)
     x = f64(40.0) if x > f64(40.0) else x  # φ(40) is 0 in float64; keeps hi and lo finite
@@ -344,8 +324,12 @@ def _erf_np(x):
     return np.vectorize(math.erf, otypes=[np.float64])(x)
 
 
-def _typed(name, doc, impl32, impl64, python_impl):
-    """A Python function `name` that Numba's CPU target compiles to impl32/impl64 by argument type."""
+def _typed(name, doc, impl32, impl64, python_impl, inline="never"):
+    """A Python function `name` that Numba's CPU target compiles to impl32/impl64 by argument type.
+
+    inline="always" inlines at Numba IR level: needed where the call tree is too deep for LLVM's inliner,
+    which would leave a call in the loop and stop it from vectorizing.
+    """
 
     def stub(x):
         return python_impl(x)
@@ -353,7 +337,7 @@ def _typed(name, doc, impl32, impl64, python_impl):
     stub.__name__ = stub.__qualname__ = name
     stub.__doc__ = doc
 
-    @overload(stub, target="cpu", jit_options=JIT_OPTIONS)
+    @overload(stub, target="cpu", jit_options=JIT_OPTIONS, inline=inline)
     def _ov(x):
         if x == types.float32:
             return lambda x: impl32(x)
@@ -368,12 +352,12 @@ exp = _typed("exp", "e^x.", _exp32, _exp64, np.exp)
 expm1 = _typed("expm1", "e^x - 1, accurate near 0.", _expm1_32, _expm1_64, np.expm1)
 log1p = _typed("log1p", "ln(1 + x), accurate near 0.", _log1p32, _log1p64, np.log1p)
 tanh = _typed("tanh", "Hyperbolic tangent.", _tanh32, _tanh64, np.tanh)
-erf = _typed("erf", "Error function 2/√π ∫₀ˣ e^(-t²) dt.", _erf32, _erf64, _erf_np)
-erfc = _typed("erfc", "1 - erf(x), accurate for large x.", _erfc32, _erfc64, _erfc_np)
-norm_cdf = _typed("norm_cdf", "Φ(x) = ½·erfc(-x/√2), relative accuracy in both tails.",
-                  _norm_cdf32, _norm_cdf64, lambda x: 0.5 * _erfc_np(-np.asarray(x, np.float64) / math.sqrt(2)))
+erf = _typed("erf", "Error function 2/√π ∫₀ˣ e^(-t²) dt.", _erf32, _erf64, _erf_np, inline="always")
+erfc = _typed("erfc", "1 - erf(x), accurate for large x.", _erfc32, _erfc64, _erfc_np, inline="always")
+norm_cdf = _typed("norm_cdf", "Φ(x) = ½·erfc(-x/√2), relative accuracy in both tails.", _norm_cdf32, _norm_cdf64,
+                  lambda x: 0.5 * _erfc_np(-np.asarray(x, np.float64) / math.sqrt(2)), inline="always")
 norm_pdf = _typed("norm_pdf", "φ(x) = e^(-x²/2)/√(2π).", _norm_pdf32, _norm_pdf64,
-                  lambda x: np.exp(-0.5 * np.square(x)) / math.sqrt(2 * math.pi))
+                  lambda x: np.exp(-0.5 * np.square(x)) / math.sqrt(2 * math.pi), inline="always")
 
 MATH_FUNCTIONS = {"exp": exp, "expm1": expm1, "log1p": log1p, "tanh": tanh, "erf": erf, "erfc": erfc,
                   "norm_cdf": norm_cdf, "norm_pdf": norm_pdf}
