@@ -84,3 +84,35 @@ def fma(typingctx, a, b, c):
         return builder.fma(*args)
 
     return a(a, a, a), codegen
+
+
+@intrinsic
+def ordered(typingctx, x):
+    """A signed integer of x's width whose order is x's order (-0 just below +0; NaN with the sign bit clear
+    above +inf, with it set below -inf). Integer max reductions vectorize where float ones need fast-math."""
+    if x not in _LAYOUT:
+        return None
+    width = _LAYOUT[x][0]
+
+    def codegen(context, builder, sig, args):
+        b = builder.bitcast(args[0], ir.IntType(width))
+        flip = builder.and_(builder.ashr(b, _int(width, width - 1)), _int(width, (1 << (width - 1)) - 1))
+        return builder.xor(b, flip)
+
+    return types.int32(x) if width == 32 else types.int64(x), codegen
+
+
+@intrinsic
+def unordered(typingctx, i):
+    """The inverse of `ordered`: int32 -> float32, int64 -> float64."""
+    if i not in (types.int32, types.int64):
+        return None
+    width = i.bitwidth
+    fty = types.float32 if width == 32 else types.float64
+
+    def codegen(context, builder, sig, args):
+        b = args[0]
+        flip = builder.and_(builder.ashr(b, _int(width, width - 1)), _int(width, (1 << (width - 1)) - 1))
+        return builder.bitcast(builder.xor(b, flip), context.get_value_type(fty))
+
+    return fty(i), codegen

@@ -1,63 +1,11 @@
 """Row-wise, numerically stable softmax and log-softmax, forward and backward (CPU, multi-threaded over rows)."""
 from __future__ import annotations
 
+import numba
 import numpy as np
-from numba import prange
 
 from . import _arrays as A
-from ._jit import cpu_jit
-from .vecmath import exp, log1p
-
-
-@cpu_jit(parallel=True)
-def _forward(x, keep, use_mask, out, scale, log):
-    """x, keep, out: (rows, n). Max pass, sum pass (float64), write pass; rows in parallel."""
-    rows, n = x.shape
-    for r in prange(rows):
-        m = -np.inf
-        for j in range(n):
-            v = x[r, j] * scale
-            ok = keep[r, j] if use_mask else True
-            m = v if (ok and v > m) or (ok and v != v) else m  # NaN wins, so it propagates
-        s = 0.0
-        for j in range(n):
-            ok = keep[r, j] if use_mask else True
-            e = exp(x[r, j] * scale - m)
-            s += np.float64(e) if ok else 0.0
-        inv = 1.0 / s
-        logs = log1p(s - 1.0)
-        empty = use_mask and s == 0.0 and m == -np.inf  # fully masked row: zeros (log-softmax: -inf)
-        for j in range(n):
-            ok = keep[r, j] if use_mask else True
-            z = x[r, j] * scale - m
-            if log:
-                y = z - logs
-                out[r, j] = y if ok and not empty else -np.inf
-            else:
-                y = exp(z) * inv
-                out[r, j] = y if ok and not empty else 0.0
-
-
-@cpu_jit(parallel=True)
-def _backward(g, y, out, log):
-    rows, n = y.shape
-    for r in prange(rows):
-        s = 0.0
-        for j in range(n):
-            s += np.float64(g[r, j]) * (1.0 if log else np.float64(y[r, j]))
-        for j in range(n):
-            if log:
-                out[r, j] = g[r, j] - exp(y[r, j]) * s
-            else:
-                out[r, j] = y[r, j] * (g[r, j] - s)
-
-
-def _rows(arr: np.ndarray, axis: int) -> np.ndarray:
-    """arr with `axis` moved last, as a C-contiguous (rows, n) array (a view when already laid out so)."""
-    moved = np.moveaxis(arr, axis, -1)
-    moved = np.ascontiguousarray(moved)
-    n = moved.shape[-1] if moved.ndim else 1
-    return moved.reshape(-1, n)
+from . import _softmax_kernels as K
 
 
 def _axis(axis, ndim: int) -> int:
@@ -69,13 +17,25 @@ def _axis(axis, ndim: int) -> int:
     return int(axis) % nd
 
 
-def _finish(result_rows, shape, axis, out, final):
-    moved_shape = tuple(np.delete(np.array(shape, dtype=np.int64), axis)) + (shape[axis],) if shape else ()
-    res = np.moveaxis(result_rows.reshape(moved_shape), -1, axis) if shape else result_rows.reshape(())
-    if out is not None:
-        np.copyto(out, res, casting="unsafe")
-        return out
-    return np.ascontiguousarray(res).astype(final, copy=False)
+def _split(shape, ax) -> tuple[int, int, int]:
+    """(outer, n, inner): the sizes before, along and after the softmax axis."""
+    return int(np.prod(shape[:ax], dtype=np.int64)), shape[ax], int(np.prod(shape[ax + 1:], dtype=np.int64))
+
+
+def _use_split(rows: int, n: int) -> bool:
+    """Few long rows: cut each row in chunks so that every thread has work."""
+    return n >= 2 * K.SPLIT_CHUNK and rows < 4 * numba.get_num_threads()
+
+
+def _broadcast_mask(mask, shape) -> np.ndarray:
+    ma = np.asarray(mask)
+    if ma.dtype != np.bool_:
+        raise TypeError(f"mask must be a boolean array (True = keep), got dtype {ma.dtype}")
+    try:
+        mb = np.broadcast_to(ma, shape)
+    except ValueError:
+        raise ValueError(f"mask of shape {ma.shape} does not broadcast to x's shape {shape}") from None
+    return mb
 
 
 def _forward_api(x, axis, out, scale, mask, device, log):
@@ -89,24 +49,32 @@ def _forward_api(x, axis, out, scale, mask, device, log):
     final = A.result_dtype(xa.dtype)
     if out is not None:
         A.check_out(out, xa.shape, final)
-    s = 1.0 if scale is None else A.check_param("scale", scale)
-    xw = xa.astype(work, copy=False).reshape(xa.shape or (1,))
-    xr = _rows(xw, ax)
-    if mask is not None:
-        ma = np.asarray(mask)
-        if ma.dtype != np.bool_:
-            raise TypeError(f"mask must be a boolean array (True = keep), got dtype {ma.dtype}")
-        try:
-            mb = np.broadcast_to(ma, xw.shape)
-        except ValueError:
-            raise ValueError(f"mask of shape {ma.shape} does not broadcast to x's shape {xa.shape}") from None
-        keep = _rows(mb, ax)
-    else:
-        keep = np.ones((1, 1), np.bool_)
-    res = np.empty_like(xr)
-    if xr.size:
-        _forward(xr, keep, mask is not None, res, work.type(s), log)
-    return _finish(res, xa.shape or (1,), ax, out, final) if xa.shape else _finish(res, (), 0, out, final)
+    s = work.type(1.0 if scale is None else A.check_param("scale", scale))
+    shape = xa.shape or (1,)
+    outer, n, inner = _split(shape, ax)
+    if mask is not None and inner > 1:  # masked, axis not last: through a transposed copy
+        moved = np.moveaxis(xa, ax, -1)
+        keep = np.moveaxis(_broadcast_mask(mask, shape), ax, -1)
+        res = np.moveaxis(_forward_api(moved, -1, None, scale, keep, "cpu", log), -1, ax)
+        if out is None:
+            return np.ascontiguousarray(res)
+        np.copyto(out, res, casting="unsafe")
+        return out
+    keep = None if mask is None else np.ascontiguousarray(_broadcast_mask(mask, shape)).reshape(-1)
+    xw = np.ascontiguousarray(xa, dtype=work).reshape(shape)
+    dst = A.Output(out, xw, final, work, inputs=(xw,))
+    if xw.size:
+        buf = dst.buffer.reshape(shape)
+        if keep is not None:
+            K.forward_masked(xw.reshape(-1), keep, buf.reshape(-1), n, s, log)
+        elif inner > 1:
+            K.forward_strided(xw.reshape(outer, n, inner), buf.reshape(outer, n, inner), s, log)
+        elif _use_split(outer, n):
+            K.forward_split(xw.reshape(-1), buf.reshape(-1), n, s, log)
+        else:
+            K.forward_rows(xw.reshape(-1), buf.reshape(-1), n, s, log)
+    res = dst.result()
+    return res if out is not None or xa.shape else res.reshape(())
 
 
 def _backward_api(grad, y, axis, out, log):
@@ -120,12 +88,21 @@ def _backward_api(grad, y, axis, out, log):
     if out is not None:
         A.check_out(out, ya.shape, final)
     shape = ya.shape or (1,)
-    yr = _rows(ya.astype(work, copy=False).reshape(shape), ax)
-    gr = _rows(ga.astype(work, copy=False).reshape(shape), ax)
-    res = np.empty_like(yr)
-    if yr.size:
-        _backward(gr, yr, res, log)
-    return _finish(res, shape, ax, out, final) if ya.shape else _finish(res, (), 0, out, final)
+    yw = np.ascontiguousarray(ya, dtype=work).reshape(shape)
+    gw = np.ascontiguousarray(ga, dtype=work).reshape(shape)
+    dst = A.Output(out, yw, final, work, inputs=(yw, gw))
+    outer, n, inner = _split(shape, ax)
+    if yw.size:
+        buf = dst.buffer.reshape(shape)
+        if inner > 1:
+            dims = (outer, n, inner)
+            K.backward_strided(gw.reshape(dims), yw.reshape(dims), buf.reshape(dims), log)
+        elif _use_split(outer, n):
+            K.backward_split(gw.reshape(-1), yw.reshape(-1), buf.reshape(-1), n, log)
+        else:
+            K.backward_rows(gw.reshape(-1), yw.reshape(-1), buf.reshape(-1), n, log)
+    res = dst.result()
+    return res if out is not None or ya.shape else res.reshape(())
 
 
 def softmax(x, *, axis: int = -1, out: np.ndarray | None = None, scale: float | None = None, mask=None,

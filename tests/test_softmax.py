@@ -20,7 +20,9 @@ def _close(got, want, dtype, scale=1.0):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape,axis", [((5, 7), -1), ((4, 3, 1000), -1), ((6, 5, 4), 0), ((6, 5, 4), 1),
-                                        ((1, 1), -1), ((0, 5), -1), ((3, 1), -1), ((9,), 0)])
+                                        ((1, 1), -1), ((0, 5), -1), ((3, 1), -1), ((9,), 0),
+                                        # few long rows (split in chunks); axis not last (blocks of columns)
+                                        ((3, 40000), -1), ((2, 3, 70), 1), ((50, 130), 0)])
 @pytest.mark.parametrize("fns", FUNCS, ids=IDS)
 def test_against_reference(fns, shape, axis, dtype):
     f, b, rf, rb = fns
@@ -55,6 +57,34 @@ def test_special_rows_follow_torch():
     x = np.array([[-np.inf, -np.inf], [np.inf, 0.0], [np.nan, 0.0]])
     assert np.isnan(fastact.softmax(x)).all()
     assert np.isnan(fastact.log_softmax(x)).all()
+
+
+def test_special_rows_in_chunked_long_rows():
+    """Rows long enough to be cut in chunks: -inf/NaN/+inf in one chunk only, and a whole chunk of -inf."""
+    n = 3 * 16384 + 5
+    x = np.random.default_rng(1).standard_normal((6, n))
+    x[0] = -np.inf
+    x[1, 20000] = np.nan
+    x[2, 40000] = np.inf
+    x[3, :16384] = -np.inf  # first chunk empty: contributes nothing
+    x[4, 100] = 700.0  # dominates the row; other chunks underflow to 0
+    for f, rf in ((fastact.softmax, reference.softmax), (fastact.log_softmax, reference.log_softmax)):
+        y = f(x)
+        assert np.isnan(y[:3]).all()
+        with np.errstate(all="ignore"):
+            _close(y[3:], rf(x[3:]), np.float64)
+    assert fastact.softmax(x)[4, 100] == 1.0
+
+
+@pytest.mark.parametrize("axis", [-1, 0])
+def test_out_is_written_in_place(axis):
+    x = np.random.default_rng(2).standard_normal((64, 40)).astype(np.float32)
+    want = reference.softmax(x, axis=axis)
+    out = np.empty_like(x)
+    assert fastact.softmax(x, axis=axis, out=out) is out
+    _close(out, want, np.float32)
+    assert fastact.softmax(x, axis=axis, out=x) is x  # in place
+    _close(x, want, np.float32)
 
 
 def test_backward_matches_finite_difference():

@@ -1,0 +1,301 @@
+"""CPU kernels of softmax and log-softmax, forward and backward.
+
+Three layouts, chosen by `fastact.softmax` per shape:
+- rows: (rows, n) with n contiguous, one row per task (the row stays in cache between its passes);
+- split: few long rows, each cut in chunks so that every core has work (per-chunk max and sum, combined);
+- strided: the softmax axis is not the last, (outer, n, inner) with blocks of `inner` (no transposed copy).
+
+The row maximum is taken on order-preserving integer images of the floats (`ordered`), which vectorizes without
+fast-math flags; NaN still propagates (through the sum of exponentials). Sums are in float64.
+"""
+import numpy as np
+from numba import prange
+
+from ._bits import ordered, unordered
+from ._jit import FASTMATH_REDUCE, cpu_jit
+from ._scalar import K
+from .vecmath import exp, log1p
+
+_reduce_jit = cpu_jit(fastmath=FASTMATH_REDUCE)
+
+SPLIT_CHUNK = 16384  # elements of a row handled by one task in the split layout (fits in L2)
+STRIDED_BLOCK = 64  # columns of `inner` handled together in the strided layout
+
+
+@_reduce_jit
+def _max_scaled(x, scale):
+    """max of x·scale (a positive NaN wins; -inf for an empty x)."""
+    m = ordered(K(scale, -np.inf))
+    for j in range(x.size):
+        v = ordered(x[j] * scale)
+        m = v if v > m else m
+    return unordered(m)
+
+
+@_reduce_jit
+def _sum_exp(x, scale, m):
+    s = 0.0
+    for j in range(x.size):
+        s += np.float64(exp(x[j] * scale - m))
+    return s
+
+
+@_reduce_jit
+def _sum_exp_store(x, out, scale, m):
+    """Σ e^(x·scale - m), storing each term in out."""
+    s = 0.0
+    for j in range(x.size):
+        e = exp(x[j] * scale - m)
+        out[j] = e
+        s += np.float64(e)
+    return s
+
+
+@cpu_jit
+def _scale_by(out, f):
+    for j in range(out.size):
+        out[j] = out[j] * f
+
+
+@cpu_jit
+def _write_exp(x, out, scale, m, f):
+    for j in range(x.size):
+        out[j] = exp(x[j] * scale - m) * f
+
+
+@cpu_jit
+def _write_shifted(x, out, scale, m, c):
+    """out = (x·scale - m) - c: two subtractions, so that c is not lost against a huge m."""
+    for j in range(x.size):
+        out[j] = (x[j] * scale - m) - c
+
+
+@cpu_jit
+def _log(s):
+    return log1p(s - 1.0)
+
+
+@cpu_jit(parallel=True)
+def forward_rows(x, out, n, scale, log):
+    """x, out: flat C-contiguous arrays holding rows of length n."""
+    for r in prange(x.size // n):
+        lo, hi = r * n, r * n + n
+        m = _max_scaled(x[lo:hi], scale)
+        if log:
+            s = _sum_exp(x[lo:hi], scale, m)
+            _write_shifted(x[lo:hi], out[lo:hi], scale, m, K(scale, _log(s)))
+        else:
+            s = _sum_exp_store(x[lo:hi], out[lo:hi], scale, m)
+            _scale_by(out[lo:hi], K(scale, 1.0 / s))
+
+
+@cpu_jit(parallel=True)
+def forward_split(x, out, n, scale, log):
+    """Like forward_rows, for few long rows: each row in chunks of SPLIT_CHUNK spread over the threads."""
+    rows = x.size // n
+    chunks = (n + SPLIT_CHUNK - 1) // SPLIT_CHUNK
+    ms = np.empty(rows * chunks, x.dtype)
+    ss = np.empty(rows * chunks, np.float64)
+    for c in prange(rows * chunks):
+        r = c // chunks
+        lo = r * n + (c - r * chunks) * SPLIT_CHUNK
+        hi = min(lo + SPLIT_CHUNK, r * n + n)
+        ms[c] = _max_scaled(x[lo:hi], scale)
+        ss[c] = _sum_exp(x[lo:hi], scale, ms[c])
+    ml = np.empty(rows, x.dtype)  # per row: max
+    fl = np.empty(rows, x.dtype)  # per row: 1/Σ (softmax) or log-sum-exp (log-softmax)
+    for r in range(rows):
+        m = _max_scaled(ms[r * chunks:r * chunks + chunks], K(scale, 1.0))
+        s = 0.0
+        for c in range(r * chunks, r * chunks + chunks):
+            # a chunk whose max is -inf adds nothing (all its terms are 0), unless the whole row is -inf
+            s += ss[c] * np.float64(exp(ms[c] - m)) if ms[c] != -np.inf else 0.0
+        s = s if m != -np.inf else np.nan
+        ml[r] = m
+        fl[r] = K(scale, _log(s)) if log else K(scale, 1.0 / s)
+    for c in prange(rows * chunks):
+        r = c // chunks
+        lo = r * n + (c - r * chunks) * SPLIT_CHUNK
+        hi = min(lo + SPLIT_CHUNK, r * n + n)
+        if log:
+            _write_shifted(x[lo:hi], out[lo:hi], scale, ml[r], fl[r])
+        else:
+            _write_exp(x[lo:hi], out[lo:hi], scale, ml[r], fl[r])
+
+
+@cpu_jit(parallel=True)
+def forward_strided(x, out, scale, log):
+    """x, out: (outer, n, inner) C-contiguous; softmax over axis 1, in blocks of STRIDED_BLOCK along inner."""
+    outer, n, inner = x.shape
+    blocks = (inner + STRIDED_BLOCK - 1) // STRIDED_BLOCK
+    for task in prange(outer * blocks):
+        o = task // blocks
+        lo = (task - o * blocks) * STRIDED_BLOCK
+        w = min(STRIDED_BLOCK, inner - lo)
+        m = np.full(w, -np.inf, x.dtype)
+        s = np.zeros(w, np.float64)
+        for j in range(n):
+            _max_into(x[o, j, lo:lo + w], m, scale)
+        for j in range(n):
+            _sum_into(x[o, j, lo:lo + w], m, s, scale)
+        f = np.empty(w, x.dtype)
+        for i in range(w):
+            f[i] = K(scale, _log(s[i])) if log else K(scale, 1.0 / s[i])
+        for j in range(n):
+            if log:
+                _write_shifted_vec(x[o, j, lo:lo + w], out[o, j, lo:lo + w], scale, m, f)
+            else:
+                _write_exp_vec(x[o, j, lo:lo + w], out[o, j, lo:lo + w], scale, m, f)
+
+
+@cpu_jit
+def _max_into(xs, m, scale):
+    """m = max(m, xs·scale) elementwise (NaN does not win here; it reaches the result through the sum)."""
+    for i in range(xs.size):
+        v = xs[i] * scale
+        m[i] = v if v > m[i] else m[i]
+
+
+@cpu_jit
+def _sum_into(xs, m, s, scale):
+    for i in range(xs.size):
+        s[i] += np.float64(exp(xs[i] * scale - m[i]))
+
+
+@cpu_jit
+def _write_exp_vec(xs, os, scale, m, f):
+    for i in range(xs.size):
+        os[i] = exp(xs[i] * scale - m[i]) * f[i]
+
+
+@cpu_jit
+def _write_shifted_vec(xs, os, scale, m, c):
+    for i in range(xs.size):
+        os[i] = (xs[i] * scale - m[i]) - c[i]
+
+
+@cpu_jit(parallel=True)
+def forward_masked(x, keep, out, n, scale, log):
+    """forward_rows with keep (same shape as x, True = keep): masked terms are 0 (log: -inf), and a fully masked
+    row gives all zeros (log: all -inf)."""
+    for r in prange(x.size // n):
+        _masked_row(x[r * n:r * n + n], keep[r * n:r * n + n], out[r * n:r * n + n], scale, log)
+
+
+@cpu_jit
+def _masked_row(x, keep, out, scale, log):
+    m = ordered(K(scale, -np.inf))
+    for j in range(x.size):
+        v = ordered(x[j] * scale)
+        m = v if keep[j] and v > m else m
+    mf = unordered(m)
+    s = 0.0
+    for j in range(x.size):
+        e = np.float64(exp(x[j] * scale - mf))
+        s += e if keep[j] else 0.0
+    empty = s == 0.0 and mf == -np.inf
+    c = K(scale, _log(s))
+    f = K(scale, 1.0 / s)
+    for j in range(x.size):
+        z = x[j] * scale
+        if log:
+            out[j] = (z - mf) - c if keep[j] and not empty else K(scale, -np.inf)
+        else:
+            out[j] = exp(z - mf) * f if keep[j] and not empty else K(scale, 0.0)
+
+
+# ---------------------------------------------------------------------------------------------------- backward
+@_reduce_jit
+def _dot(g, y):
+    s = 0.0
+    for j in range(y.size):
+        s += np.float64(g[j]) * np.float64(y[j])
+    return s
+
+
+@_reduce_jit
+def _total(g):
+    s = 0.0
+    for j in range(g.size):
+        s += np.float64(g[j])
+    return s
+
+
+@cpu_jit
+def _write_backward(g, y, out, s, log):
+    if log:
+        for j in range(y.size):
+            out[j] = g[j] - exp(y[j]) * s
+    else:
+        for j in range(y.size):
+            out[j] = y[j] * (g[j] - s)
+
+
+@cpu_jit(parallel=True)
+def backward_rows(g, y, out, n, log):
+    """dx = y·(g - Σ g·y) (softmax) or g - e^y·Σ g (log-softmax), rows of length n."""
+    for r in prange(y.size // n):
+        lo, hi = r * n, r * n + n
+        s = _total(g[lo:hi]) if log else _dot(g[lo:hi], y[lo:hi])
+        _write_backward(g[lo:hi], y[lo:hi], out[lo:hi], K(y[lo], s), log)
+
+
+@cpu_jit(parallel=True)
+def backward_split(g, y, out, n, log):
+    rows = y.size // n
+    chunks = (n + SPLIT_CHUNK - 1) // SPLIT_CHUNK
+    parts = np.empty(rows * chunks, np.float64)
+    for c in prange(rows * chunks):
+        r = c // chunks
+        lo = r * n + (c - r * chunks) * SPLIT_CHUNK
+        hi = min(lo + SPLIT_CHUNK, r * n + n)
+        parts[c] = _total(g[lo:hi]) if log else _dot(g[lo:hi], y[lo:hi])
+    sums = np.zeros(rows, y.dtype)
+    for r in range(rows):
+        s = 0.0
+        for c in range(r * chunks, r * chunks + chunks):  # fixed order: the result does not depend on threads
+            s += parts[c]
+        sums[r] = K(y[0], s)
+    for c in prange(rows * chunks):
+        r = c // chunks
+        lo = r * n + (c - r * chunks) * SPLIT_CHUNK
+        hi = min(lo + SPLIT_CHUNK, r * n + n)
+        _write_backward(g[lo:hi], y[lo:hi], out[lo:hi], sums[r], log)
+
+
+@cpu_jit(parallel=True)
+def backward_strided(g, y, out, log):
+    outer, n, inner = y.shape
+    blocks = (inner + STRIDED_BLOCK - 1) // STRIDED_BLOCK
+    for task in prange(outer * blocks):
+        o = task // blocks
+        lo = (task - o * blocks) * STRIDED_BLOCK
+        w = min(STRIDED_BLOCK, inner - lo)
+        s = np.zeros(w, np.float64)
+        for j in range(n):
+            _dot_into(g[o, j, lo:lo + w], y[o, j, lo:lo + w], s, log)
+        st = np.empty(w, y.dtype)
+        for i in range(w):
+            st[i] = K(y[0, 0, 0], s[i])
+        for j in range(n):
+            _write_backward_vec(g[o, j, lo:lo + w], y[o, j, lo:lo + w], out[o, j, lo:lo + w], st, log)
+
+
+@cpu_jit
+def _dot_into(gs, ys, s, log):
+    if log:
+        for i in range(gs.size):
+            s[i] += np.float64(gs[i])
+    else:
+        for i in range(gs.size):
+            s[i] += np.float64(gs[i]) * np.float64(ys[i])
+
+
+@cpu_jit
+def _write_backward_vec(gs, ys, os, s, log):
+    if log:
+        for i in range(gs.size):
+            os[i] = gs[i] - exp(ys[i]) * s[i]
+    else:
+        for i in range(gs.size):
+            os[i] = ys[i] * (gs[i] - s[i])
