@@ -3,10 +3,12 @@
 Three layouts, chosen by `fastact.softmax` per shape:
 - rows: (rows, n) with n contiguous, one row per task (the row stays in cache between its passes);
 - split: few long rows, each cut in chunks so that every core has work (per-chunk max and sum, combined);
+- short: many short rows, taken in blocks; the exponentials of a whole block in one flat vectorized loop;
 - strided: the softmax axis is not the last, (outer, n, inner) with blocks of `inner` (no transposed copy).
 
 The row maximum is taken on order-preserving integer images of the floats (`ordered`), which vectorizes without
-fast-math flags; NaN still propagates (through the sum of exponentials). Sums are in float64.
+fast-math flags; NaN still propagates (through the sum of exponentials). Sums: partial sums of PARTIAL
+terms in the input's precision (so the loop runs at the float width), accumulated in float64.
 """
 import numpy as np
 from numba import prange
@@ -16,8 +18,13 @@ from ._jit import FASTMATH_REDUCE, cpu_jit
 from ._scalar import K
 from .vecmath import exp, log1p
 
+# Only for functions that do nothing but a sum or a max: reassociation elsewhere changes results (it turns
+# (x - m) - c into x - (m + c)).
 _reduce_jit = cpu_jit(fastmath=FASTMATH_REDUCE)
 
+PARTIAL = 64  # terms summed in the input's precision (8 lanes × 8) before a float64 accumulation
+SHORT_ROW = 64  # rows up to this length are handled in blocks of rows, with flat vectorized passes
+SHORT_BLOCK = 4096  # elements per block of short rows
 SPLIT_CHUNK = 16384  # elements of a row handled by one task in the split layout (fits in L2)
 STRIDED_BLOCK = 64  # columns of `inner` handled together in the strided layout
 
@@ -35,8 +42,12 @@ def _max_scaled(x, scale):
 @_reduce_jit
 def _sum_exp(x, scale, m):
     s = 0.0
-    for j in range(x.size):
-        s += np.float64(exp(x[j] * scale - m))
+    for lo in range(0, x.size, PARTIAL):
+        xs = x[lo:lo + PARTIAL]
+        p = K(scale, 0.0)
+        for j in range(xs.size):
+            p += exp(xs[j] * scale - m)
+        s += np.float64(p)
     return s
 
 
@@ -44,10 +55,14 @@ def _sum_exp(x, scale, m):
 def _sum_exp_store(x, out, scale, m):
     """Σ e^(x·scale - m), storing each term in out."""
     s = 0.0
-    for j in range(x.size):
-        e = exp(x[j] * scale - m)
-        out[j] = e
-        s += np.float64(e)
+    for lo in range(0, x.size, PARTIAL):
+        xs, os = x[lo:lo + PARTIAL], out[lo:lo + PARTIAL]
+        p = K(scale, 0.0)
+        for j in range(xs.size):
+            e = exp(xs[j] * scale - m)
+            os[j] = e
+            p += e
+        s += np.float64(p)
     return s
 
 
@@ -87,6 +102,40 @@ def forward_rows(x, out, n, scale, log):
         else:
             s = _sum_exp_store(x[lo:hi], out[lo:hi], scale, m)
             _scale_by(out[lo:hi], K(scale, 1.0 / s))
+
+
+@cpu_jit(parallel=True)
+def forward_short(x, out, n, scale, log):
+    """forward_rows for short rows (n <= SHORT_ROW): blocks of rows, each pass a flat loop over the block."""
+    rows = x.size // n
+    per = max(1, SHORT_BLOCK // n)
+    for b in prange((rows + per - 1) // per):
+        lo, hi = b * per * n, min(rows, b * per + per) * n
+        _short_block(x[lo:hi], out[lo:hi], n, scale, log)
+
+
+@cpu_jit
+def _short_block(x, out, n, scale, log):
+    rep = np.empty(x.size, x.dtype)  # each element's row max, then its row's 1/Σ or log Σ
+    e = np.empty(x.size, x.dtype)
+    for r in range(x.size // n):
+        m = _max_scaled(x[r * n:r * n + n], scale)
+        rep[r * n:r * n + n] = m
+    for k in range(x.size):
+        e[k] = exp(x[k] * scale - rep[k])
+    for r in range(x.size // n):
+        s = 0.0
+        for j in range(r * n, r * n + n):
+            s += np.float64(e[j])
+        f = K(scale, _log(s)) if log else K(scale, 1.0 / s)
+        for j in range(r * n, r * n + n):
+            e[j] = f
+    if log:
+        for k in range(x.size):
+            out[k] = (x[k] * scale - rep[k]) - e[k]
+    else:
+        for k in range(x.size):
+            out[k] = exp(x[k] * scale - rep[k]) * e[k]
 
 
 @cpu_jit(parallel=True)
@@ -208,16 +257,24 @@ def _masked_row(x, keep, out, scale, log):
 @_reduce_jit
 def _dot(g, y):
     s = 0.0
-    for j in range(y.size):
-        s += np.float64(g[j]) * np.float64(y[j])
+    for lo in range(0, y.size, PARTIAL):
+        gs, ys = g[lo:lo + PARTIAL], y[lo:lo + PARTIAL]
+        p = y[0] * 0
+        for j in range(ys.size):
+            p += gs[j] * ys[j]
+        s += np.float64(p)
     return s
 
 
 @_reduce_jit
 def _total(g):
     s = 0.0
-    for j in range(g.size):
-        s += np.float64(g[j])
+    for lo in range(0, g.size, PARTIAL):
+        gs = g[lo:lo + PARTIAL]
+        p = g[0] * 0
+        for j in range(gs.size):
+            p += gs[j]
+        s += np.float64(p)
     return s
 
 
@@ -238,6 +295,31 @@ def backward_rows(g, y, out, n, log):
         lo, hi = r * n, r * n + n
         s = _total(g[lo:hi]) if log else _dot(g[lo:hi], y[lo:hi])
         _write_backward(g[lo:hi], y[lo:hi], out[lo:hi], K(y[lo], s), log)
+
+
+@cpu_jit(parallel=True)
+def backward_short(g, y, out, n, log):
+    rows = y.size // n
+    per = max(1, SHORT_BLOCK // n)
+    for b in prange((rows + per - 1) // per):
+        lo, hi = b * per * n, min(rows, b * per + per) * n
+        _short_block_backward(g[lo:hi], y[lo:hi], out[lo:hi], n, log)
+
+
+@cpu_jit
+def _short_block_backward(g, y, out, n, log):
+    rep = np.empty(y.size, y.dtype)  # each element's row sum
+    for r in range(y.size // n):
+        s = 0.0
+        for j in range(r * n, r * n + n):
+            s += np.float64(g[j]) * (1.0 if log else np.float64(y[j]))
+        rep[r * n:r * n + n] = K(y[0], s)
+    if log:
+        for k in range(y.size):
+            out[k] = g[k] - exp(y[k]) * rep[k]
+    else:
+        for k in range(y.size):
+            out[k] = y[k] * (g[k] - rep[k])
 
 
 @cpu_jit(parallel=True)

@@ -71,6 +71,8 @@ def _forward_api(x, axis, out, scale, mask, device, log):
             K.forward_strided(xw.reshape(outer, n, inner), buf.reshape(outer, n, inner), s, log)
         elif _use_split(outer, n):
             K.forward_split(xw.reshape(-1), buf.reshape(-1), n, s, log)
+        elif n <= K.SHORT_ROW:
+            K.forward_short(xw.reshape(-1), buf.reshape(-1), n, s, log)
         else:
             K.forward_rows(xw.reshape(-1), buf.reshape(-1), n, s, log)
     res = dst.result()
@@ -99,6 +101,8 @@ def _backward_api(grad, y, axis, out, log):
             K.backward_strided(gw.reshape(dims), yw.reshape(dims), buf.reshape(dims), log)
         elif _use_split(outer, n):
             K.backward_split(gw.reshape(-1), yw.reshape(-1), buf.reshape(-1), n, log)
+        elif n <= K.SHORT_ROW:
+            K.backward_short(gw.reshape(-1), yw.reshape(-1), buf.reshape(-1), n, log)
         else:
             K.backward_rows(gw.reshape(-1), yw.reshape(-1), buf.reshape(-1), n, log)
     res = dst.result()
