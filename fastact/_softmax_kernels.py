@@ -4,7 +4,8 @@ Three layouts, chosen by `fastact.softmax` per shape:
 - rows: (rows, n) with n contiguous, one row per task (the row stays in cache between its passes);
 - split: few long rows, each cut in chunks so that every core has work (per-chunk max and sum, combined);
 - short: many short rows, taken in blocks; the exponentials of a whole block in one flat vectorized loop;
-- strided: the softmax axis is not the last, (outer, n, inner) with blocks of `inner` (no transposed copy).
+- strided: the softmax axis is not the last, (outer, n, inner) with blocks of `inner` (no transposed copy);
+  long blocks measured faster than L2-sized ones (the per-row loop overhead outweighs the cache misses).
 
 The row maximum is taken on order-preserving integer images of the floats (`ordered`), which vectorizes without
 fast-math flags; NaN still propagates (through the sum of exponentials). Sums: partial sums of PARTIAL
@@ -21,12 +22,13 @@ from .vecmath import exp, log1p
 # Only for functions that do nothing but a sum or a max: reassociation elsewhere changes results (it turns
 # (x - m) - c into x - (m + c)).
 _reduce_jit = cpu_jit(fastmath=FASTMATH_REDUCE)
+# Helpers called once per row of a block (a few dozen elements): a call would cost more than their work.
+_inline_jit = cpu_jit(inline="always")
 
 PARTIAL = 64  # terms summed in the input's precision (8 lanes × 8) before a float64 accumulation
 SHORT_ROW = 64  # rows up to this length are handled in blocks of rows, with flat vectorized passes
 SHORT_BLOCK = 4096  # elements per block of short rows
 SPLIT_CHUNK = 16384  # elements of a row handled by one task in the split layout (fits in L2)
-STRIDED_BLOCK = 64  # columns of `inner` handled together in the strided layout
 
 
 @_reduce_jit
@@ -173,20 +175,23 @@ def forward_split(x, out, n, scale, log):
 
 
 @cpu_jit(parallel=True)
-def forward_strided(x, out, scale, log):
-    """x, out: (outer, n, inner) C-contiguous; softmax over axis 1, in blocks of STRIDED_BLOCK along inner."""
+def forward_strided(x, out, scale, log, block):
+    """x, out: (outer, n, inner) C-contiguous; softmax over axis 1, in blocks of `block` columns of inner."""
     outer, n, inner = x.shape
-    blocks = (inner + STRIDED_BLOCK - 1) // STRIDED_BLOCK
+    blocks = (inner + block - 1) // block
     for task in prange(outer * blocks):
         o = task // blocks
-        lo = (task - o * blocks) * STRIDED_BLOCK
-        w = min(STRIDED_BLOCK, inner - lo)
-        m = np.full(w, -np.inf, x.dtype)
+        lo = (task - o * blocks) * block
+        w = min(block, inner - lo)
+        mi = np.full(w, ordered(K(scale, -np.inf)))
+        for j in range(n):
+            _max_into(x[o, j, lo:lo + w], mi, scale)
+        m = np.empty(w, x.dtype)
+        for i in range(w):
+            m[i] = unordered(mi[i])
         s = np.zeros(w, np.float64)
         for j in range(n):
-            _max_into(x[o, j, lo:lo + w], m, scale)
-        for j in range(n):
-            _sum_into(x[o, j, lo:lo + w], m, s, scale)
+            _sum_store_into(x[o, j, lo:lo + w], out[o, j, lo:lo + w], m, s, scale)
         f = np.empty(w, x.dtype)
         for i in range(w):
             f[i] = K(scale, _log(s[i])) if log else K(scale, 1.0 / s[i])
@@ -194,30 +199,34 @@ def forward_strided(x, out, scale, log):
             if log:
                 _write_shifted_vec(x[o, j, lo:lo + w], out[o, j, lo:lo + w], scale, m, f)
             else:
-                _write_exp_vec(x[o, j, lo:lo + w], out[o, j, lo:lo + w], scale, m, f)
+                _scale_vec(out[o, j, lo:lo + w], f)
 
 
-@cpu_jit
-def _max_into(xs, m, scale):
-    """m = max(m, xs·scale) elementwise (NaN does not win here; it reaches the result through the sum)."""
+@_inline_jit
+def _max_into(xs, mi, scale):
+    """mi = max(mi, ordered(xs·scale)) elementwise. On the integer images: a float select would become a
+    conditional store, which does not vectorize."""
     for i in range(xs.size):
-        v = xs[i] * scale
-        m[i] = v if v > m[i] else m[i]
+        v = ordered(xs[i] * scale)
+        mi[i] = v if v > mi[i] else mi[i]
 
 
-@cpu_jit
-def _sum_into(xs, m, s, scale):
+@_inline_jit
+def _sum_store_into(xs, os, m, s, scale):
+    # two loops: one loop touching four arrays needs too many run-time alias checks to be vectorized
     for i in range(xs.size):
-        s[i] += np.float64(exp(xs[i] * scale - m[i]))
-
-
-@cpu_jit
-def _write_exp_vec(xs, os, scale, m, f):
+        os[i] = exp(xs[i] * scale - m[i])
     for i in range(xs.size):
-        os[i] = exp(xs[i] * scale - m[i]) * f[i]
+        s[i] += np.float64(os[i])
 
 
-@cpu_jit
+@_inline_jit
+def _scale_vec(os, f):
+    for i in range(os.size):
+        os[i] = os[i] * f[i]
+
+
+@_inline_jit
 def _write_shifted_vec(xs, os, scale, m, c):
     for i in range(xs.size):
         os[i] = (xs[i] * scale - m[i]) - c[i]
@@ -346,13 +355,13 @@ def backward_split(g, y, out, n, log):
 
 
 @cpu_jit(parallel=True)
-def backward_strided(g, y, out, log):
+def backward_strided(g, y, out, log, block):
     outer, n, inner = y.shape
-    blocks = (inner + STRIDED_BLOCK - 1) // STRIDED_BLOCK
+    blocks = (inner + block - 1) // block
     for task in prange(outer * blocks):
         o = task // blocks
-        lo = (task - o * blocks) * STRIDED_BLOCK
-        w = min(STRIDED_BLOCK, inner - lo)
+        lo = (task - o * blocks) * block
+        w = min(block, inner - lo)
         s = np.zeros(w, np.float64)
         for j in range(n):
             _dot_into(g[o, j, lo:lo + w], y[o, j, lo:lo + w], s, log)
@@ -363,7 +372,7 @@ def backward_strided(g, y, out, log):
             _write_backward_vec(g[o, j, lo:lo + w], y[o, j, lo:lo + w], out[o, j, lo:lo + w], st, log)
 
 
-@cpu_jit
+@_inline_jit
 def _dot_into(gs, ys, s, log):
     if log:
         for i in range(gs.size):
@@ -373,7 +382,7 @@ def _dot_into(gs, ys, s, log):
             s[i] += np.float64(gs[i]) * np.float64(ys[i])
 
 
-@cpu_jit
+@_inline_jit
 def _write_backward_vec(gs, ys, os, s, log):
     if log:
         for i in range(gs.size):

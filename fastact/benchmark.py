@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
+from typing import Callable
 
+import numba
 import numpy as np
 
 import fastact
@@ -125,6 +128,22 @@ def best_time(fn, repeat: int) -> float:
     return best
 
 
+def paired_best(fn, reference, repeat: int) -> tuple[float, float]:
+    """Best times of fn and reference, timed alternately so that both see the same machine (a shared machine's
+    speed drifts; a ratio of interleaved bests holds better than a ratio of bests taken minutes apart)."""
+    fn()
+    reference()
+    best_fn = best_ref = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        reference()
+        t1 = time.perf_counter()
+        fn()
+        t2 = time.perf_counter()
+        best_ref, best_fn = min(best_ref, t1 - t), min(best_fn, t2 - t1)
+    return best_fn, best_ref
+
+
 def copy_bandwidth(n: int, dtype, repeat: int) -> float:
     """Bytes per second of a multi-threaded array copy (read n + write n) in this process."""
     a = np.random.default_rng(0).standard_normal(n).astype(dtype)
@@ -132,49 +151,117 @@ def copy_bandwidth(n: int, dtype, repeat: int) -> float:
     return 2 * a.nbytes / best_time(lambda: fastact.identity(a, out=b), repeat)
 
 
-def run(names=None, n: int = 1 << 25, dtype=np.float32, repeat: int = 5, progress=None):
-    """Time every activation forward and backward; yields one dict per row."""
-    rng = np.random.default_rng(0)
-    x = (rng.standard_normal(n) * 3).astype(dtype)
-    g = rng.standard_normal(n).astype(dtype)
+@dataclass
+class Case:
+    """One timed operation: fastact with out= (for the bandwidth fraction) and allocating (against the others)."""
+
+    suite: str
+    name: str
+    kind: str  # "forward" or "backward"
+    nbytes: int  # bytes an ideal kernel moves: each input read once, the output written once
+    with_out: Callable[[], object]
+    allocating: Callable[[], object]
+    numpy: Callable[[], object] | None = None
+    others: dict = field(default_factory=dict)  # library -> callable
+
+
+def _data(shape, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal(shape) * 3).astype(dtype), rng.standard_normal(shape).astype(dtype)
+
+
+def activation_cases(names, n, dtype):
+    x, g = _data(n, dtype)
     out = np.empty_like(x)
-    bw = copy_bandwidth(n, dtype, repeat)
     others = comparisons()
-    names = names or [a for a in fastact.ACTIVATIONS if a != "prelu"]
-    for name in names:
+    for name in names or [a for a in fastact.ACTIVATIONS if a != "prelu"]:
         params = FASTACT_PARAMS.get(name, {})
         f, b = getattr(fastact, name), getattr(fastact, name + "_backward")
         np_f, np_b = NUMPY[name]
-        for kind in ("forward", "backward"):
+        libs = {lib: (convert, fns[name]) for lib, (convert, fns) in others.items() if name in fns}
+        fwd = {lib: _bind(fn[0], convert(x)) for lib, (convert, fn) in libs.items()}
+        bwd = {lib: _bind(fn[1], convert(g), convert(x), fn[0](convert(x)))
+               for lib, (convert, fn) in libs.items() if fn[1] is not None}
+        yield Case("activations", name, "forward", 2 * x.nbytes, lambda f=f, p=params: f(x, out=out, **p),
+                   lambda f=f, p=params: f(x, **p), lambda f=np_f: f(x), fwd)
+        yield Case("activations", name, "backward", 3 * x.nbytes, lambda b=b, p=params: b(g, x, out=out, **p),
+                   lambda b=b, p=params: b(g, x, **p), lambda b=np_b: b(g, x), bwd)
+
+
+def _bind(fn, *args):
+    return lambda: fn(*args)
+
+
+def _np_softmax(x, axis):
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def softmax_cases(n, dtype):
+    """The shapes of the softmax targets, scaled to n elements: long rows, many short rows, few very long rows,
+    and a softmax over the first axis."""
+    shapes = [((n // 1024, 1024), -1), ((n // 8, 8), -1), ((8, n // 8), -1), ((1024, n // 1024), 0)]
+    libs = comparisons()
+    for shape, axis in shapes:
+        x, g = _data(shape, dtype)
+        out = np.empty_like(x)
+        y = fastact.softmax(x, axis=axis)
+        label = f"softmax {shape[0]}×{shape[1]} axis {axis}"
+        fwd, bwd = {}, {}
+        if "torch" in libs:
+            import torch
+
+            tx, tg, ty = (torch.from_numpy(a) for a in (x, g, y))
+            fwd["torch"] = _bind(torch.softmax, tx, axis)
+            bwd["torch"] = _bind(torch.ops.aten._softmax_backward_data, tg, ty, axis % 2, ty.dtype)
+        if "jax" in libs:
+            import jax
+
+            jf = jax.jit(lambda a, ax=axis: jax.nn.softmax(a, axis=ax))
+            jb = jax.jit(lambda gg, a, ax=axis: jax.vjp(lambda v: jax.nn.softmax(v, axis=ax), a)[1](gg)[0])
+            jx, jg = jax.device_put(x), jax.device_put(g)
+            fwd["jax"] = lambda: jf(jx).block_until_ready()
+            bwd["jax"] = lambda: jb(jg, jx).block_until_ready()
+        yield Case("softmax", label, "forward", 2 * x.nbytes, lambda x=x, o=out, a=axis: fastact.softmax(x, axis=a, out=o),
+                   lambda x=x, a=axis: fastact.softmax(x, axis=a), lambda x=x, a=axis: _np_softmax(x, a), fwd)
+        yield Case("softmax", label, "backward", 3 * x.nbytes,
+                   lambda g=g, y=y, o=out, a=axis: fastact.softmax_backward(g, y, axis=a, out=o),
+                   lambda g=g, y=y, a=axis: fastact.softmax_backward(g, y, axis=a),
+                   lambda g=g, y=y, a=axis: y * (g - (g * y).sum(axis=a, keepdims=True)), bwd)
+
+
+SUITES = {"activations": lambda names, n, dtype: activation_cases(names, n, dtype),
+          "softmax": lambda names, n, dtype: softmax_cases(n, dtype)}
+
+
+def run(suites=("activations",), names=None, n: int = 1 << 25, dtype=np.float32, repeat: int = 5,
+        progress=None):
+    """Time every case of the given suites; yields one dict per row.
+
+    The copy-bandwidth fraction of each case comes from the case (with out=) timed alternately with a copy of n
+    elements, in this process."""
+    a = np.random.default_rng(0).standard_normal(n).astype(dtype)
+    b = np.empty_like(a)
+
+    def copy():
+        fastact.identity(a, out=b)
+
+    for suite in suites:
+        for case in SUITES[suite](names, n, dtype):
             if progress:
-                progress(f"{name} {kind}")
-            if kind == "forward":
-                t_out = best_time(lambda: f(x, out=out, **params), repeat)
-                t_alloc = best_time(lambda: f(x, **params), repeat)
+                progress(f"{case.name} {case.kind}")
+            t_out, t_copy = paired_best(case.with_out, copy, repeat)
+            bw = 2 * a.nbytes / t_copy
+            t_alloc = best_time(case.allocating, repeat)
+            row = {"suite": suite, "name": case.name, "pass": case.kind, "ms_out": t_out * 1e3, "ms": t_alloc * 1e3,
+                   "gbs": case.nbytes / t_out / 1e9, "copy_frac": case.nbytes / t_out / bw, "copy_gbs": bw / 1e9}
+            if case.numpy is not None:
                 with np.errstate(all="ignore"):
-                    t_np = best_time(lambda: np_f(x), max(1, repeat // 2))
-                nbytes = 2 * x.nbytes
-            else:
-                t_out = best_time(lambda: b(g, x, out=out, **params), repeat)
-                t_alloc = best_time(lambda: b(g, x, **params), repeat)
-                with np.errstate(all="ignore"):
-                    t_np = best_time(lambda: np_b(g, x), max(1, repeat // 2))
-                nbytes = 3 * x.nbytes
-            row = {"name": name, "pass": kind, "ms_out": t_out * 1e3, "ms": t_alloc * 1e3,
-                   "gbs": nbytes / t_out / 1e9, "copy_frac": nbytes / t_out / bw, "numpy_ms": t_np * 1e3,
-                   "vs_numpy": t_np / t_alloc, "copy_gbs": bw / 1e9}
-            for lib, (convert, fns) in others.items():
-                fn = fns.get(name, (None, None))[kind == "backward"]
-                if fn is None:
-                    continue
-                lx, lg = convert(x), convert(g)
-                if kind == "forward":
-                    t_lib = best_time(lambda: fn(lx), repeat)
-                else:
-                    ly = fns[name][0](lx)
-                    t_lib = best_time(lambda: fn(lg, lx, ly), repeat)
-                row[lib + "_ms"] = t_lib * 1e3
-                row["vs_" + lib] = t_lib / t_alloc
+                    t_np = best_time(case.numpy, max(1, repeat // 2))
+                row["numpy_ms"], row["vs_numpy"] = t_np * 1e3, t_np / t_alloc
+            for lib, fn in case.others.items():
+                t_lib = best_time(fn, repeat)
+                row[lib + "_ms"], row["vs_" + lib] = t_lib * 1e3, t_lib / t_alloc
             yield row
 
 
@@ -182,19 +269,21 @@ def format_table(rows, n, dtype) -> str:
     rows = list(rows)
     if not rows:
         return "no rows"
-    libs = [lib for lib in ("torch", "jax") if any(lib + "_ms" in r for r in rows)]
-    head = (f"fastact {fastact.__version__} · {n:,} × {np.dtype(dtype).name} · copy bandwidth "
-            f"{rows[0]['copy_gbs']:.1f} GB/s (read + write, same process)\n")
-    cols = ["activation", "pass", "ms (out=)", "GB/s", "× copy BW", "ms (alloc)", "NumPy ms", "× NumPy"]
+    libs = [lib for lib in ("numpy", "torch", "jax") if any(lib + "_ms" in r for r in rows)]
+    bws = [r["copy_gbs"] for r in rows]
+    head = (f"fastact {fastact.__version__} · {n:,} elements of {np.dtype(dtype).name} per case · "
+            f"{numba.get_num_threads()} threads · copy bandwidth {min(bws):.1f}–{max(bws):.1f} GB/s "
+            "(read + write, timed alternately with each case)\n")
+    cols = ["operation", "pass", "ms (out=)", "GB/s", "× copy BW", "ms (alloc)"]
     for lib in libs:
         cols += [f"{lib} ms", f"× {lib}"]
     lines = [" | ".join(cols), " | ".join("---" for _ in cols)]
     for r in rows:
         cells = [r["name"], r["pass"], f"{r['ms_out']:.2f}", f"{r['gbs']:.1f}", f"{r['copy_frac']:.2f}",
-                 f"{r['ms']:.2f}", f"{r['numpy_ms']:.1f}", f"{r['vs_numpy']:.1f}"]
+                 f"{r['ms']:.2f}"]
         for lib in libs:
             cells += [f"{r[lib + '_ms']:.2f}", f"{r['vs_' + lib]:.2f}"] if lib + "_ms" in r else ["", ""]
         lines.append(" | ".join(cells))
-    foot = ("\n× copy BW: bytes moved (with out=) / copy bandwidth. × NumPy, × torch, × jax: their time / fastact's "
-            "time, both allocating the result (> 1: fastact faster).")
+    foot = ("\n× copy BW: bytes moved (each input read once, the output written once; with out=) / copy bandwidth."
+            "\n× numpy, × torch, × jax: their time / fastact's time, both allocating the result (> 1: fastact faster).")
     return head + "\n".join(lines) + foot

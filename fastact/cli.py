@@ -15,6 +15,11 @@ def _bench(args) -> int:
     if unknown:
         print(f"unknown activation(s): {', '.join(unknown)}", file=sys.stderr)
         return 2
+    suites = args.suite.split(",")
+    unknown = [s for s in suites if s not in benchmark.SUITES]
+    if unknown:
+        print(f"unknown suite(s): {', '.join(unknown)}; choose from {', '.join(benchmark.SUITES)}", file=sys.stderr)
+        return 2
     if args.threads:
         import numba
 
@@ -23,7 +28,7 @@ def _bench(args) -> int:
     def progress(msg):
         print(f"  timing {msg} ...", file=sys.stderr, flush=True)
 
-    rows = benchmark.run(names, n=args.size, dtype=np.dtype(args.dtype), repeat=args.repeat,
+    rows = benchmark.run(suites, names, n=args.size, dtype=np.dtype(args.dtype), repeat=args.repeat,
                          progress=None if args.quiet else progress)
     print(benchmark.format_table(rows, args.size, args.dtype))
     return 0
@@ -60,13 +65,18 @@ def _threads_started() -> bool:
 
 
 def main(argv=None) -> int:
+    from . import benchmark
+
     p = argparse.ArgumentParser(prog="fastact", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
-    b = sub.add_parser("bench", help="time every activation against NumPy (and PyTorch if installed)")
+    b = sub.add_parser("bench", help="time every operation against NumPy (and PyTorch, JAX if installed)")
     b.add_argument("--size", type=int, default=1 << 25, help="elements per array (default 33,554,432)")
     b.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     b.add_argument("--repeat", type=int, default=5, help="timed runs per measurement; the best is reported")
-    b.add_argument("--only", help="comma-separated activation names")
+    suites = list(benchmark.SUITES)
+    b.add_argument("--suite", default=",".join(suites),
+                   help=f"comma-separated suites to run (default: all of {', '.join(suites)})")
+    b.add_argument("--only", help="comma-separated activation names (activations suite)")
     b.add_argument("--threads", type=int, help="number of threads (default: all cores)")
     b.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     b.set_defaults(func=_bench)

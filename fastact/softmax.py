@@ -27,6 +27,12 @@ def _use_split(rows: int, n: int) -> bool:
     return n >= 2 * K.SPLIT_CHUNK and rows < 4 * numba.get_num_threads()
 
 
+def _block(inner: int) -> int:
+    """Columns per task in the strided layout: long (up to 8,192), yet at least two tasks per thread."""
+    per = -(-inner // (2 * numba.get_num_threads()))
+    return int(min(8192, max(64, -(-per // 64) * 64)))
+
+
 def _broadcast_mask(mask, shape) -> np.ndarray:
     ma = np.asarray(mask)
     if ma.dtype != np.bool_:
@@ -68,7 +74,7 @@ def _forward_api(x, axis, out, scale, mask, device, log):
         if keep is not None:
             K.forward_masked(xw.reshape(-1), keep, buf.reshape(-1), n, s, log)
         elif inner > 1:
-            K.forward_strided(xw.reshape(outer, n, inner), buf.reshape(outer, n, inner), s, log)
+            K.forward_strided(xw.reshape(outer, n, inner), buf.reshape(outer, n, inner), s, log, _block(inner))
         elif _use_split(outer, n):
             K.forward_split(xw.reshape(-1), buf.reshape(-1), n, s, log)
         elif n <= K.SHORT_ROW:
@@ -98,7 +104,7 @@ def _backward_api(grad, y, axis, out, log):
         buf = dst.buffer.reshape(shape)
         if inner > 1:
             dims = (outer, n, inner)
-            K.backward_strided(gw.reshape(dims), yw.reshape(dims), buf.reshape(dims), log)
+            K.backward_strided(gw.reshape(dims), yw.reshape(dims), buf.reshape(dims), log, _block(inner))
         elif _use_split(outer, n):
             K.backward_split(gw.reshape(-1), yw.reshape(-1), buf.reshape(-1), n, log)
         elif n <= K.SHORT_ROW:
