@@ -9,6 +9,8 @@ from __future__ import annotations
 from . import reference
 from ._version import __version__
 from .elementwise import ACTIVATIONS, BACKWARD, FORWARD, run_backward, run_forward
+from .bias_act import bias_act, bias_act_backward
+from .gated import geglu, geglu_backward, glu, glu_backward, swiglu, swiglu_backward
 from .prelu import prelu, prelu_backward
 from .softmax import log_softmax, log_softmax_backward, softmax, softmax_backward
 
@@ -67,6 +69,7 @@ def backward(name: str, grad, x, **params):
     return run_backward(name, grad, x, **params)
 
 
-__all__ = ["ACTIVATIONS", "__version__", "backward", "forward", "log_softmax", "log_softmax_backward", "prelu",
-           "prelu_backward", "reference", "softmax", "softmax_backward",
+__all__ = ["ACTIVATIONS", "__version__", "backward", "bias_act", "bias_act_backward", "forward", "geglu",
+           "geglu_backward", "glu", "glu_backward", "log_softmax", "log_softmax_backward", "prelu",
+           "prelu_backward", "reference", "softmax", "softmax_backward", "swiglu", "swiglu_backward",
            *FORWARD, *(f"{n}_backward" for n in FORWARD)]

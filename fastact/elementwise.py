@@ -16,7 +16,7 @@ for _d in REGISTRY.values():
     _BY_PUBLIC.setdefault(_d.public, []).append(_d)
 
 
-def _resolve(public: str, params: dict) -> tuple[Declaration, tuple]:
+def resolve(public: str, params: dict) -> tuple[Declaration, tuple]:
     """The declaration selected by `params` (e.g. gelu's approximate=...) and its numeric parameter values."""
     candidates = _BY_PUBLIC.get(public)
     if not candidates:
@@ -44,7 +44,7 @@ def _resolve(public: str, params: dict) -> tuple[Declaration, tuple]:
 
 
 def run_forward(public: str, x, out=None, device="auto", **params):
-    decl, values = _resolve(public, dict(params))
+    decl, values = resolve(public, dict(params))
     if A.check_device(device, x, out) == "cuda":
         from .gpu import elementwise_forward
 
@@ -65,7 +65,7 @@ def run_forward(public: str, x, out=None, device="auto", **params):
 
 
 def run_backward(public: str, grad, x, out=None, device="auto", **params):
-    decl, values = _resolve(public, dict(params))
+    decl, values = resolve(public, dict(params))
     if A.check_device(device, grad, x, out) == "cuda":
         from .gpu import elementwise_backward
 

@@ -7,3 +7,4 @@ def _unavailable(*_args, **_kwargs):
 
 
 elementwise_forward = elementwise_backward = prelu_forward = prelu_backward = softmax_forward = _unavailable
+bias_act_forward = bias_act_backward = gated_forward = gated_backward = _unavailable

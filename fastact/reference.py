@@ -298,3 +298,54 @@ def softmax_backward(grad, y, axis=-1):
 def log_softmax_backward(grad, y, axis=-1):
     g, y = _f(grad), _f(y)
     return g - np.exp(y) * np.sum(g, axis=axis, keepdims=True)
+
+
+def bias_act(x, bias, act="relu", **params):
+    """act(x + bias) in float64, bias along the last axis."""
+    return globals()[act](_f(x) + _f(bias), **params)
+
+
+def bias_act_backward(grad, x, bias, act="relu", **params):
+    """(dx, dbias): dx = grad·act'(x + bias), dbias = Σ dx over the leading axes (math.fsum, exactly rounded)."""
+    dx = globals()[act + "_backward"](grad, _f(x) + _f(bias), **params)
+    rows = dx.reshape(-1, dx.shape[-1])
+    return dx, np.array([math.fsum(rows[:, j]) for j in range(rows.shape[1])])
+
+
+def _split(x):
+    x = _f(x)
+    h = x.shape[-1] // 2
+    return x[..., :h], x[..., h:]
+
+
+def glu(x):
+    a, b = _split(x)
+    return a * sigmoid(b)
+
+
+def glu_backward(grad, x):
+    a, b = _split(x)
+    g = _f(grad)
+    return np.concatenate([g * sigmoid(b), g * a * sigmoid(b) * (1 - sigmoid(b))], axis=-1)
+
+
+def swiglu(x):
+    a, b = _split(x)
+    return silu(a) * b
+
+
+def swiglu_backward(grad, x):
+    a, b = _split(x)
+    g = _f(grad)
+    return np.concatenate([silu_backward(g * b, a), g * silu(a)], axis=-1)
+
+
+def geglu(x, approximate="none"):
+    a, b = _split(x)
+    return gelu(a, approximate) * b
+
+
+def geglu_backward(grad, x, approximate="none"):
+    a, b = _split(x)
+    g = _f(grad)
+    return np.concatenate([gelu_backward(g * b, a, approximate), g * gelu(a, approximate)], axis=-1)
