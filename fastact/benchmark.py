@@ -230,8 +230,171 @@ def softmax_cases(n, dtype):
                    lambda g=g, y=y, a=axis: y * (g - (g * y).sum(axis=a, keepdims=True)), bwd)
 
 
+# (label, fastact act name, its parameters, NUMPY/torch/jax table name)
+BIAS_ACTS = [("relu", "relu", {}, "relu"), ("gelu", "gelu", {}, None), ("gelu tanh", "gelu", {"approximate": "tanh"}, "gelu"),
+             ("silu", "silu", {}, "silu")]
+
+
+def _torch_bias(name, params):
+    import torch
+    import torch.nn.functional as F
+
+    act = {"relu": F.relu, "silu": F.silu,
+           "gelu": lambda t: F.gelu(t, approximate=params.get("approximate", "none"))}[name]
+
+    def backward(g, x, b):
+        z = (x + b).requires_grad_(True)
+        dz, = torch.autograd.grad(act(z), z, g)
+        return dz, dz.sum(0)
+
+    return (lambda x, b: act(x + b)), backward
+
+
+def _jax_bias(name, params):
+    import jax
+
+    act = {"relu": jax.nn.relu, "silu": jax.nn.silu,
+           "gelu": lambda z: jax.nn.gelu(z, approximate=params.get("approximate") == "tanh")}[name]
+    fwd = jax.jit(lambda x, b: act(x + b))
+    bwd = jax.jit(lambda g, x, b: jax.vjp(lambda xx, bb: act(xx + bb), x, b)[1](g))
+    return (lambda x, b: fwd(x, b).block_until_ready()), (lambda g, x, b: jax.block_until_ready(bwd(g, x, b)))
+
+
+def _np_bias(name, params):
+    from math import sqrt
+
+    def gelu_exact(z):
+        from .reference import gelu
+
+        return gelu(z).astype(z.dtype)
+
+    def gelu_exact_d(g, z):
+        from .reference import gelu_backward
+
+        return gelu_backward(g, z).astype(z.dtype)
+
+    if name == "gelu" and params.get("approximate") != "tanh":
+        f, d = gelu_exact, gelu_exact_d
+    else:
+        f, d = NUMPY[name]
+    del sqrt
+    return (lambda x, b: f(x + b)), (lambda g, x, b: (lambda dz: (dz, dz.sum(axis=0)))(d(g, x + b)))
+
+
+def _with_libraries(factories, *args):
+    """{library: (forward, backward)} for the installed libraries among factories {library: factory(*args)}."""
+    found = {}
+    for lib, factory in factories.items():
+        try:
+            found[lib] = factory(*args)
+        except ImportError:
+            pass
+    return found
+
+
+def bias_act_cases(n, dtype):
+    x, g = _data((n // 1024, 1024), dtype)
+    b = (np.random.default_rng(5).standard_normal(1024)).astype(dtype)
+    out = np.empty_like(x)
+    for label, name, params, _ in BIAS_ACTS:
+        np_f, np_b = _np_bias(name, params)
+        libs = _with_libraries({"torch": _torch_bias, "jax": _jax_bias}, name, params)
+        fwd, bwd = {}, {}
+        for lib, (lf, lb) in libs.items():
+            convert = _converter(lib)
+            lx, lg, lbias = convert(x), convert(g), convert(b)
+            fwd[lib] = _bind(lf, lx, lbias)
+            bwd[lib] = _bind(lb, lg, lx, lbias)
+        row = f"bias_act {label} {x.shape[0]}×{x.shape[1]}"
+        yield Case("bias_act", row, "forward", 2 * x.nbytes,
+                   lambda nm=name, p=params: fastact.bias_act(x, b, nm, out=out, **p),
+                   lambda nm=name, p=params: fastact.bias_act(x, b, nm, **p), _bind(np_f, x, b), fwd)
+        yield Case("bias_act", row, "backward", 3 * x.nbytes,
+                   lambda nm=name, p=params: fastact.bias_act_backward(g, x, b, nm, out=out, **p),
+                   lambda nm=name, p=params: fastact.bias_act_backward(g, x, b, nm, **p), _bind(np_b, g, x, b), bwd)
+
+
+def _converter(lib):
+    if lib == "torch":
+        import torch
+
+        return torch.from_numpy
+    import jax
+
+    return jax.device_put
+
+
+# (label, fastact function, its parameters, formula of (a, b) for the baselines: name of a's activation, b gated)
+GATED_UNITS = [("glu", "glu", {}), ("swiglu", "swiglu", {}), ("geglu", "geglu", {}),
+               ("geglu tanh", "geglu", {"approximate": "tanh"})]
+
+
+def _gated_exprs(lib, name, params):
+    """(forward(x), backward(g, x)) of a gated unit written with the library's own operations."""
+    tanh = params.get("approximate") == "tanh"
+    if lib == "numpy":
+        from . import reference
+
+        f = getattr(reference, name)
+        d = getattr(reference, name + "_backward")
+        return (lambda x: f(x, **params).astype(x.dtype)), (lambda g, x: d(g, x, **params).astype(x.dtype))
+    if lib == "torch":
+        import torch
+        import torch.nn.functional as F
+
+        def unit(x):
+            a, b = x.chunk(2, dim=-1)
+            if name == "glu":
+                return F.glu(x, -1)
+            return (F.silu(a) if name == "swiglu" else F.gelu(a, approximate="tanh" if tanh else "none")) * b
+
+        def backward(g, x):
+            xr = x.detach().requires_grad_(True)
+            return torch.autograd.grad(unit(xr), xr, g)[0]
+
+        return unit, backward
+    import jax
+    import jax.numpy as jnp
+
+    def junit(x):
+        a, b = jnp.split(x, 2, axis=-1)
+        if name == "glu":
+            return a * jax.nn.sigmoid(b)
+        return (jax.nn.silu(a) if name == "swiglu" else jax.nn.gelu(a, approximate=tanh)) * b
+
+    jf = jax.jit(junit)
+    jb = jax.jit(lambda g, x: jax.vjp(junit, x)[1](g)[0])
+    return (lambda x: jf(x).block_until_ready()), (lambda g, x: jb(g, x).block_until_ready())
+
+
+def gated_cases(n, dtype):
+    x, _ = _data((n // 1024, 1024), dtype)
+    g = _data((n // 1024, 512), dtype, seed=1)[1]
+    out = np.empty_like(g)
+    dx = np.empty_like(x)
+    for label, name, params in GATED_UNITS:
+        f, b = getattr(fastact, name), getattr(fastact, name + "_backward")
+        np_f, np_b = _gated_exprs("numpy", name, params)
+        fwd, bwd = {}, {}
+        for lib in ("torch", "jax"):
+            try:
+                lf, lb = _gated_exprs(lib, name, params)
+            except ImportError:
+                continue
+            convert = _converter(lib)
+            lx, lg = convert(x), convert(g)
+            fwd[lib], bwd[lib] = _bind(lf, lx), _bind(lb, lg, lx)
+        row = f"{label} {x.shape[0]}×{x.shape[1]}"
+        yield Case("gated", row, "forward", x.nbytes + g.nbytes, lambda f=f, p=params: f(x, out=out, **p),
+                   lambda f=f, p=params: f(x, **p), _bind(np_f, x), fwd)
+        yield Case("gated", row, "backward", g.nbytes + 2 * x.nbytes, lambda b=b, p=params: b(g, x, out=dx, **p),
+                   lambda b=b, p=params: b(g, x, **p), _bind(np_b, g, x), bwd)
+
+
 SUITES = {"activations": lambda names, n, dtype: activation_cases(names, n, dtype),
-          "softmax": lambda names, n, dtype: softmax_cases(n, dtype)}
+          "softmax": lambda names, n, dtype: softmax_cases(n, dtype),
+          "bias_act": lambda names, n, dtype: bias_act_cases(n, dtype),
+          "gated": lambda names, n, dtype: gated_cases(n, dtype)}
 
 
 def run(suites=("activations",), names=None, n: int = 1 << 25, dtype=np.float32, repeat: int = 5,
