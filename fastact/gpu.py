@@ -1,10 +1,805 @@
-"""CUDA backend entry points (placeholder until the CUDA kernels land)."""
+"""CUDA backend (numba-cuda): kernels for every operation, from the same declarations as the CPU kernels.
+
+Arrays exposing ``__cuda_array_interface__`` (Numba device arrays, CuPy, PyTorch CUDA tensors) and the CUDA
+simulator's arrays run here without a host copy; the result is the same kind of array as the input, and kernels
+are launched on the stream the input's producer named. NumPy inputs with ``device="cuda"`` are copied to the GPU
+and the result copied back. float16 is computed in float32.
+
+Kernels are compiled once per (operation, dtypes) for an explicit signature, so a launch does not pay for type
+resolution. Elementwise kernels use grid-stride loops with ITEMS independent elements per thread.
+"""
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+
+from . import _arrays as A
+from .declarations import REGISTRY
+from .gpu_math import device_function
+
+THREADS = 256
+ITEMS = 4  # independent elements per thread and grid-stride step
+_MAX_BLOCKS = 65535
 
 
-def _unavailable(*_args, **_kwargs):
-    raise RuntimeError("device='cuda' is not supported yet: fastact's CUDA kernels are not built in this version; "
-                       "use device='cpu' with NumPy arrays")
+cuda = None  # numba.cuda once loaded: kernels name it as a global, which the CUDA simulator relies on
 
 
-elementwise_forward = elementwise_backward = prelu_forward = prelu_backward = softmax_forward = _unavailable
-bias_act_forward = bias_act_backward = gated_forward = gated_backward = _unavailable
+def _numba_cuda():
+    """numba.cuda, or a clear error when numba-cuda is missing."""
+    global cuda
+    if cuda is None:
+        try:
+            from numba import cuda as module
+        except ImportError:  # pragma: no cover - depends on the environment
+            raise RuntimeError("fastact's GPU path needs numba-cuda: pip install 'fastact[cuda]'") from None
+        cuda = module
+    return cuda
+
+
+def status() -> tuple[bool, str]:
+    """(usable, one line saying why) for `fastact info`."""
+    try:
+        c = _numba_cuda()
+    except RuntimeError as e:
+        return False, str(e)
+    from numba import config
+
+    if config.ENABLE_CUDASIM:
+        return True, "CUDA simulator (NUMBA_ENABLE_CUDASIM=1): kernels run on the CPU, slowly, for testing"
+    try:
+        if not c.is_available():
+            return False, "numba-cuda is installed but no usable GPU/driver was found"
+        dev = c.get_current_device()
+        name = dev.name.decode() if isinstance(dev.name, bytes) else dev.name
+        return True, f"GPU {name} (compute capability {dev.compute_capability[0]}.{dev.compute_capability[1]})"
+    except Exception as e:  # pragma: no cover - driver specific
+        return False, f"numba-cuda could not use the GPU: {e}"
+
+
+# ---------------------------------------------------------------------------------------------------- arrays
+def _kind(a) -> str:
+    if isinstance(a, np.ndarray) or not A.is_device_array(a):
+        return "host"
+    mod = type(a).__module__.split(".")[0]
+    return mod if mod in ("cupy", "torch") else "numba"
+
+
+def _stream(arrays):
+    """The stream named by the first device array's interface (CAI v3), else the default stream."""
+    c = _numba_cuda()
+    for a in arrays:
+        cai = getattr(a, "__cuda_array_interface__", None)
+        if cai is None:
+            continue
+        ptr = cai.get("stream")
+        if ptr in (None, 0):
+            return c.default_stream()
+        if ptr == 1:
+            return c.legacy_default_stream()
+        if ptr == 2:
+            return c.per_thread_default_stream()
+        return c.external_stream(ptr)
+    return c.default_stream()
+
+
+class Call:
+    """The device arrays of one call: inputs uploaded (host) or viewed in place (device), outputs allocated,
+    and results handed back as the kind of array the caller gave."""
+
+    def __init__(self, *arrays):
+        present = [a for a in arrays if a is not None]
+        self.kind = _kind(present[0]) if present else "host"
+        self.stream = _stream(present)
+
+    def device(self, a, name: str, dtype=None):
+        """a as a C-contiguous device array (dtype: the compute dtype to convert host data to)."""
+        c = _numba_cuda()
+        if _kind(a) == "host":
+            h = A.as_array(a, name)
+            if dtype is None and h.dtype not in (np.float16, np.float32, np.float64):
+                dtype = A.compute_dtype(h.dtype, name)  # integers and bool: float64, as on the CPU
+            return c.to_device(np.ascontiguousarray(h, dtype=dtype), stream=self.stream)
+        d = a if _kind(a) == "numba" else c.as_cuda_array(a, sync=False)
+        if not _contiguous(d):
+            raise ValueError(f"{name} is a non-contiguous GPU array; make it contiguous first")
+        return d
+
+    def empty(self, shape, dtype):
+        return _numba_cuda().device_array(shape, dtype=dtype, stream=self.stream)
+
+    def result(self, d, out=None):
+        """d handed back: into `out` if given, else as the caller's kind of array."""
+        if out is not None:
+            if _kind(out) == "host":
+                d.copy_to_host(out, stream=self.stream)
+                self.stream.synchronize()
+            return out
+        if self.kind == "host":
+            h = d.copy_to_host(stream=self.stream)
+            self.stream.synchronize()
+            return h
+        if self.kind == "cupy":
+            import cupy
+
+            return cupy.asarray(d)
+        if self.kind == "torch":
+            import torch
+
+            return torch.as_tensor(d, device="cuda")
+        return d
+
+
+def _contiguous(d) -> bool:
+    if d.ndim == 0:
+        return True
+    expected = d.dtype.itemsize
+    for n, s in zip(reversed(d.shape), reversed(d.strides)):
+        if n > 1 and s != expected:
+            return False
+        expected *= n
+    return True
+
+
+def _dtypes(*dts) -> tuple[np.dtype, np.dtype]:
+    """(compute dtype, result dtype) as on the CPU: float16 computes in float32 and comes back as float16."""
+    work = np.result_type(*(A.compute_dtype(np.dtype(d), "x") for d in dts))
+    final = np.dtype(np.float16) if all(np.dtype(d) == np.float16 for d in dts) else work
+    return work, final
+
+
+def _check_out(out, shape, dtype):
+    if out is None:
+        return
+    if _kind(out) == "host":
+        A.check_out(out, shape, dtype)
+        return
+    if tuple(out.shape) != tuple(shape):
+        raise ValueError(f"out has shape {tuple(out.shape)}, expected {tuple(shape)}")
+    if np.dtype(str(out.dtype).replace("torch.", "")) != dtype:
+        raise TypeError(f"out has dtype {out.dtype}, expected {dtype}")
+
+
+def _out_device(call: Call, out, shape, dtype):
+    """Where a kernel writes: out itself when it is a device array, else a new device array."""
+    if out is not None and _kind(out) != "host":
+        return call.device(out, "out")
+    return call.empty(shape, dtype)
+
+
+def _grid(n: int) -> int:
+    return max(1, min(_MAX_BLOCKS, -(-n // (THREADS * ITEMS))))
+
+
+def _nbtype(dt):
+    from numba import types
+
+    return {np.dtype(np.float16): types.float16, np.dtype(np.float32): types.float32,
+            np.dtype(np.float64): types.float64}[np.dtype(dt)]
+
+
+def _compile(source: str, names: dict, kernel: str, sig):
+    """exec a kernel template and compile `kernel` for the signature `sig`."""
+    c = _numba_cuda()
+    g = {"cuda": c, "np": np, **names}
+    exec(compile(source, f"<fastact.gpu {kernel}>", "exec"), g)
+    return c.jit(sig)(g[kernel]) if sig is not None else c.jit(g[kernel])
+
+
+def _arr(dt, ndim=1):
+    t = _nbtype(dt)
+    return t[::1] if ndim == 1 else t[:, ::1]
+
+
+# ---------------------------------------------------------------------------------------------------- elementwise
+_ELEMENTWISE = '''
+def forward(x, y{p}):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    n = x.size
+    for base in range(start, n, stride * {items}):
+        for k in range({items}):
+            i = base + k * stride
+            if i < n:
+                y[i] = f(C(x[i]){p})
+
+
+def backward(g, x, y{p}):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    n = x.size
+    for base in range(start, n, stride * {items}):
+        for k in range({items}):
+            i = base + k * stride
+            if i < n:
+                y[i] = C(g[i]) * d(C(x[i]){p})
+'''
+
+
+def _params_src(decl, prefix="") -> str:
+    return "".join(f", {prefix}{name}" for name, _ in decl.params)
+
+
+@lru_cache(maxsize=None)
+def _elementwise_kernel(key: str, backward: bool, dt_in: str, dt_out: str):
+    from numba import types
+
+    decl = REGISTRY[key]
+    work = _dtypes(dt_in)[0]
+    src = _ELEMENTWISE.format(p=_params_src(decl), items=ITEMS)
+    names = {"f": device_function(decl.forward_py), "d": device_function(decl.derivative_py), "C": work.type}
+    ps = [_nbtype(work)] * len(decl.params)
+    arrays = [_arr(dt_in)] * (2 if backward else 1) + [_arr(dt_out)]
+    return _compile(src, names, "backward" if backward else "forward", types.void(*arrays, *ps))
+
+
+def elementwise_forward(decl, x, out, values):
+    call = Call(x, out)
+    d = call.device(x, "x")
+    work, final = _dtypes(d.dtype)
+    d = _cast(call, d, work)
+    _check_out(out, tuple(d.shape), final)
+    y = _out_device(call, out, tuple(d.shape), final)
+    n = d.size
+    if n:
+        k = _elementwise_kernel(decl.key, False, str(d.dtype), str(final))
+        k[_grid(n), THREADS, call.stream](d.reshape(n), y.reshape(n), *(work.type(v) for v in values))
+    return call.result(y, out)
+
+
+def elementwise_backward(decl, grad, x, out, values):
+    call = Call(grad, x, out)
+    dx_, dg = call.device(x, "x"), call.device(grad, "grad")
+    if tuple(dg.shape) != tuple(dx_.shape):
+        raise ValueError(f"grad has shape {tuple(dg.shape)} but x has shape {tuple(dx_.shape)}; they must match")
+    work, final = _dtypes(dx_.dtype, dg.dtype)
+    dx_, dg = _cast(call, dx_, work), _cast(call, dg, work)
+    _check_out(out, tuple(dx_.shape), final)
+    y = _out_device(call, out, tuple(dx_.shape), final)
+    n = dx_.size
+    if n:
+        k = _elementwise_kernel(decl.key, True, str(dx_.dtype), str(final))
+        k[_grid(n), THREADS, call.stream](dg.reshape(n), dx_.reshape(n), y.reshape(n),
+                                          *(work.type(v) for v in values))
+    return call.result(y, out)
+
+
+def _cast(call: Call, d, work):
+    """d in the compute dtype: float16 stays (kernels read it as float32); other dtypes go through a copy."""
+    if d.dtype in (np.float16, work):
+        return d
+    if d.dtype in (np.float32, np.float64):  # mixed float32/float64 arguments: convert on the device
+        out = call.empty(tuple(d.shape), work)
+        n = d.size
+        if n:
+            k = _elementwise_kernel("identity", False, str(d.dtype), str(work))
+            k[_grid(n), THREADS, call.stream](d.reshape(n), out.reshape(n))
+        return out
+    raise TypeError(f"GPU arrays must be float16, float32 or float64, got {d.dtype}")
+
+
+# ---------------------------------------------------------------------------------------------------- bias + act
+_BIAS = '''
+def forward(x, bias, y, n{p}):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    total = x.size
+    for base in range(start, total, stride * {items}):
+        for k in range({items}):
+            i = base + k * stride
+            if i < total:
+                y[i] = f(C(x[i]) + C(bias[i % n]){p})
+
+
+def backward(g, x, bias, dx, partial, rows, n, rows_per_chunk{p}):
+    # block (32, 8) covers 32 columns of one chunk of rows; partial[chunk, col] in float64, fixed order
+    sm = cuda.shared.array((8, 32), np.float64)
+    tx = cuda.threadIdx.x
+    ty = cuda.threadIdx.y
+    col = cuda.blockIdx.x * 32 + tx
+    chunk = cuda.blockIdx.y
+    acc = 0.0
+    if col < n:
+        b = C(bias[col])
+        r = chunk * rows_per_chunk + ty
+        end = min(rows, chunk * rows_per_chunk + rows_per_chunk)
+        while r < end:
+            i = r * n + col
+            v = C(g[i]) * d(C(x[i]) + b{p})
+            dx[i] = v
+            acc += np.float64(dx[i])
+            r += 8
+    sm[ty, tx] = acc
+    cuda.syncthreads()
+    if ty == 0 and col < n:
+        s = sm[0, tx]
+        for k in range(1, 8):
+            s += sm[k, tx]
+        partial[chunk, col] = s
+'''
+
+
+@lru_cache(maxsize=None)
+def _bias_kernel(key: str, backward: bool, dt: str):
+    from numba import types
+
+    decl = REGISTRY[key]
+    work = _dtypes(dt)[0]
+    src = _BIAS.format(p=_params_src(decl), items=ITEMS)
+    names = {"f": device_function(decl.forward_py), "d": device_function(decl.derivative_py), "C": work.type}
+    ps = [_nbtype(work)] * len(decl.params)
+    a = _arr(dt)
+    if backward:
+        sig = types.void(a, a, _arr(work), a, types.float64[:, ::1], types.int64, types.int64, types.int64, *ps)
+    else:
+        sig = types.void(a, _arr(work), a, types.int64, *ps)
+    return _compile(src, names, "backward" if backward else "forward", sig)
+
+
+def _bias_inputs(call, x, bias):
+    dx_ = call.device(x, "x")
+    if dx_.ndim == 0:
+        raise ValueError("x must have at least one dimension (bias runs along its last axis)")
+    n = tuple(dx_.shape)[-1]
+    work, final = _dtypes(dx_.dtype)
+    db = call.device(bias, "bias", dtype=work)
+    if tuple(db.shape) != (n,):
+        raise ValueError(f"bias must have shape ({n},) (x.shape[-1]), got {tuple(db.shape)}")
+    return _cast(call, dx_, work), _cast(call, db, work) if db.dtype != work else db, work, final
+
+
+def bias_act_forward(decl, x, bias, out, values):
+    call = Call(x, bias, out)
+    d, b, work, final = _bias_inputs(call, x, bias)
+    if b.dtype != work:
+        b = _cast_exact(call, b, work)
+    _check_out(out, tuple(d.shape), final)
+    y = _out_device(call, out, tuple(d.shape), final)
+    total = d.size
+    if total:
+        k = _bias_kernel(decl.key, False, str(d.dtype))
+        k[_grid(total), THREADS, call.stream](d.reshape(total), b, y.reshape(total), tuple(d.shape)[-1],
+                                              *(work.type(v) for v in values))
+    return call.result(y, out)
+
+
+ROWS_PER_CHUNK = 256  # rows summed by one block into one partial of dbias; a function of the shape only
+
+
+def bias_act_backward(decl, grad, x, bias, out, values):
+    call = Call(grad, x, bias, out)
+    d, b, work, final = _bias_inputs(call, x, bias)
+    g = call.device(grad, "grad")
+    if tuple(g.shape) != tuple(d.shape):
+        raise ValueError(f"grad has shape {tuple(g.shape)} but x has shape {tuple(d.shape)}; they must match")
+    work, final = _dtypes(d.dtype, g.dtype)
+    d, g = _cast(call, d, work), _cast(call, g, work)
+    if b.dtype != work:
+        b = _cast_exact(call, b, work)
+    _check_out(out, tuple(d.shape), final)
+    dx = _out_device(call, out, tuple(d.shape), final)
+    n = tuple(d.shape)[-1]
+    rows = d.size // n if n else 0
+    chunks = max(1, -(-rows // ROWS_PER_CHUNK))
+    partial = call.empty((chunks, n), np.float64)
+    if d.size:
+        k = _bias_kernel(decl.key, True, str(d.dtype))
+        k[(-(-n // 32), chunks), (32, 8), call.stream](g.reshape(d.size), d.reshape(d.size), b, dx.reshape(d.size),
+                                                      partial, rows, n, ROWS_PER_CHUNK,
+                                                      *(work.type(v) for v in values))
+    dbias = call.empty((n,), final)
+    if n:
+        _column_sum()[-(-n // THREADS), THREADS, call.stream](partial, dbias)
+    return call.result(dx, out), call.result(dbias)
+
+
+@lru_cache(maxsize=None)
+def _column_sum():
+    """out[c] = Σ_k partial[k, c], k in order (the deterministic second stage of dbias)."""
+    _numba_cuda()
+
+    @cuda.jit
+    def column_sum(partial, out):
+        col = cuda.grid(1)
+        if col < out.size:
+            s = 0.0
+            for k in range(partial.shape[0]):
+                s += partial[k, col]
+            out[col] = s
+
+    return column_sum
+
+
+def _cast_exact(call, d, work):
+    out = call.empty(tuple(d.shape), work)
+    k = _elementwise_kernel("identity", False, str(d.dtype), str(work))
+    k[_grid(d.size), THREADS, call.stream](d.reshape(d.size), out.reshape(d.size))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------- gated
+_GATED = '''
+def forward(x, y, h{pa}{pb}):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    total = y.size
+    for base in range(start, total, stride * {items}):
+        for k in range({items}):
+            i = base + k * stride
+            if i < total:
+                r = i // h
+                j = i - r * h
+                a = C(x[r * 2 * h + j])
+                b = C(x[r * 2 * h + h + j])
+                y[i] = fa(a{pa}) * fb(b{pb})
+
+
+def backward(g, x, dx, h{pa}{pb}):
+    start = cuda.grid(1)
+    stride = cuda.gridsize(1)
+    total = g.size
+    for base in range(start, total, stride * {items}):
+        for k in range({items}):
+            i = base + k * stride
+            if i < total:
+                r = i // h
+                j = i - r * h
+                ia = r * 2 * h + j
+                a = C(x[ia])
+                b = C(x[ia + h])
+                gi = C(g[i])
+                va = gi * da(a{pa}) * fb(b{pb})
+                vb = gi * fa(a{pa}) * db(b{pb})
+                dx[ia] = va
+                dx[ia + h] = vb
+'''
+
+
+@lru_cache(maxsize=None)
+def _gated_kernel(a: str, b: str, backward: bool, dt: str):
+    from numba import types
+
+    da_, db_ = REGISTRY[a], REGISTRY[b]
+    work = _dtypes(dt)[0]
+    src = _GATED.format(pa=_params_src(da_, "a_"), pb=_params_src(db_, "b_"), items=ITEMS)
+    names = {"fa": device_function(da_.forward_py), "da": device_function(da_.derivative_py),
+             "fb": device_function(db_.forward_py), "db": device_function(db_.derivative_py), "C": work.type}
+    ps = [_nbtype(work)] * (len(da_.params) + len(db_.params))
+    arr = _arr(dt)
+    arrays = [arr, arr, arr] if backward else [arr, arr]
+    return _compile(src, names, "backward" if backward else "forward", types.void(*arrays, types.int64, *ps))
+
+
+def _gated_params(a, b, work):
+    return [work.type(v) for key in (a, b) for _, v in REGISTRY[key].params]
+
+
+def gated_forward(a, b, x, out):
+    call = Call(x, out)
+    d = call.device(x, "x")
+    if d.ndim == 0 or tuple(d.shape)[-1] % 2:
+        raise ValueError(f"the last axis of x must have even length, got shape {tuple(d.shape)}")
+    work, final = _dtypes(d.dtype)
+    d = _cast(call, d, work)
+    h = tuple(d.shape)[-1] // 2
+    shape = tuple(d.shape)[:-1] + (h,)
+    _check_out(out, shape, final)
+    y = _out_device(call, out, shape, final)
+    total = y.size
+    if total:
+        k = _gated_kernel(a, b, False, str(d.dtype))
+        k[_grid(total), THREADS, call.stream](d.reshape(d.size), y.reshape(total), h, *_gated_params(a, b, work))
+    return call.result(y, out)
+
+
+def gated_backward(a, b, grad, x, out):
+    call = Call(grad, x, out)
+    d, g = call.device(x, "x"), call.device(grad, "grad")
+    if d.ndim == 0 or tuple(d.shape)[-1] % 2:
+        raise ValueError(f"the last axis of x must have even length, got shape {tuple(d.shape)}")
+    h = tuple(d.shape)[-1] // 2
+    if tuple(g.shape) != tuple(d.shape)[:-1] + (h,):
+        raise ValueError(f"grad must have x's shape with the last axis halved, got {tuple(g.shape)}")
+    work, final = _dtypes(d.dtype, g.dtype)
+    d, g = _cast(call, d, work), _cast(call, g, work)
+    _check_out(out, tuple(d.shape), final)
+    dx = _out_device(call, out, tuple(d.shape), final)
+    total = g.size
+    if total:
+        k = _gated_kernel(a, b, True, str(d.dtype))
+        k[_grid(total), THREADS, call.stream](g.reshape(total), d.reshape(d.size), dx.reshape(d.size), h,
+                                              *_gated_params(a, b, work))
+    return call.result(dx, out)
+
+
+# ---------------------------------------------------------------------------------------------------- prelu
+@lru_cache(maxsize=None)
+def _prelu_kernels():
+    _numba_cuda()
+    lrelu_f = device_function(REGISTRY["leaky_relu"].forward_py)
+    lrelu_d = device_function(REGISTRY["leaky_relu"].derivative_py)
+
+    @cuda.jit
+    def forward(x, w, y, channels, inner):
+        start = cuda.grid(1)
+        stride = cuda.gridsize(1)
+        for i in range(start, x.size, stride):
+            ch = (i // inner) % channels
+            y[i] = lrelu_f(x[i], w[ch])
+
+    @cuda.jit
+    def backward(g, x, w, dx, channels, inner):
+        start = cuda.grid(1)
+        stride = cuda.gridsize(1)
+        for i in range(start, x.size, stride):
+            ch = (i // inner) % channels
+            dx[i] = g[i] * lrelu_d(x[i], w[ch])
+
+    @cuda.jit
+    def dweight(g, x, partial, outer, channels, inner, per_chunk):
+        # block (channel, chunk): Σ g·x over x <= 0 of that channel's elements in the chunk, float64
+        sm = cuda.shared.array(256, np.float64)
+        ch = cuda.blockIdx.x
+        chunk = cuda.blockIdx.y
+        t = cuda.threadIdx.x
+        count = outer * inner
+        acc = 0.0
+        e = chunk * per_chunk + t
+        end = min(count, chunk * per_chunk + per_chunk)
+        while e < end:
+            o = e // inner
+            i = (o * channels + ch) * inner + (e - o * inner)
+            xv = x[i]
+            acc += np.float64(g[i]) * np.float64(xv) if not xv > 0 else 0.0
+            e += 256
+        sm[t] = acc
+        cuda.syncthreads()
+        step = 128
+        while step > 0:
+            if t < step:
+                sm[t] += sm[t + step]
+            cuda.syncthreads()
+            step //= 2
+        if t == 0:
+            partial[chunk, ch] = sm[0]
+
+    return forward, backward, dweight
+
+
+def _prelu_inputs(call, x, weight, grad=None):
+    d = call.device(x, "x")
+    g = call.device(grad, "grad") if grad is not None else None
+    work, final = _dtypes(d.dtype, *([g.dtype] if g is not None else []))
+    d = _cast(call, d, work)
+    if d.dtype != work:
+        d = _cast_exact(call, d, work)
+    channels = tuple(d.shape)[1] if d.ndim >= 2 else 1
+    w = call.device(weight, "weight", dtype=work)
+    if w.size not in (1, channels):
+        raise ValueError(f"weight must have 1 or x.shape[1] = {channels} elements, got {w.size}")
+    if w.dtype != work:
+        w = _cast_exact(call, w.reshape(w.size), work)
+    w = w.reshape(w.size)
+    if w.size != channels:  # one shared slope
+        host = np.full(channels, w.copy_to_host(stream=call.stream)[0], dtype=work)
+        w = _numba_cuda().to_device(host, stream=call.stream)
+    outer = tuple(d.shape)[0] if d.ndim >= 2 else 1
+    inner = int(np.prod(tuple(d.shape)[2:])) if d.ndim >= 2 else d.size
+    return d, g, w, work, final, (outer, channels, inner)
+
+
+def prelu_forward(x, weight, out):
+    call = Call(x, weight, out)
+    d, _, w, work, final, (outer, channels, inner) = _prelu_inputs(call, x, weight)
+    _check_out(out, tuple(d.shape), final)
+    y = _out_device(call, out, tuple(d.shape), final)
+    if d.size:
+        _prelu_kernels()[0][_grid(d.size), THREADS, call.stream](d.reshape(d.size), w, y.reshape(d.size),
+                                                                 channels, max(inner, 1))
+    return call.result(y, out)
+
+
+def prelu_backward(grad, x, weight):
+    call = Call(grad, x, weight)
+    d, g, w, work, final, (outer, channels, inner) = _prelu_inputs(call, x, weight, grad)
+    if tuple(g.shape) != tuple(d.shape):
+        raise ValueError(f"grad has shape {tuple(g.shape)} but x has shape {tuple(d.shape)}; they must match")
+    g = _cast(call, g, work)
+    if g.dtype != work:
+        g = _cast_exact(call, g, work)
+    dx = call.empty(tuple(d.shape), final)
+    count = outer * inner
+    per_chunk = 65536
+    chunks = max(1, -(-count // per_chunk))
+    partial = call.empty((chunks, channels), np.float64)
+    if d.size:
+        fwd, bwd, dw = _prelu_kernels()
+        bwd[_grid(d.size), THREADS, call.stream](g.reshape(d.size), d.reshape(d.size), w, dx.reshape(d.size),
+                                                 channels, max(inner, 1))
+        dw[(channels, chunks), 256, call.stream](g.reshape(d.size), d.reshape(d.size), partial, outer, channels,
+                                                 max(inner, 1), per_chunk)
+    else:
+        partial = _numba_cuda().to_device(np.zeros((chunks, channels)), stream=call.stream)
+    dweight = call.empty((channels,), work)
+    _column_sum()[-(-channels // THREADS), THREADS, call.stream](partial, dweight)
+    wshape = tuple(getattr(weight, "shape", np.shape(weight)))
+    if int(np.prod(wshape)) == 1 and channels != 1:
+        total = call.empty((1,), work)
+        _column_sum()[1, 1, call.stream](dweight.reshape(channels, 1), total)
+        dweight = total
+    return call.result(dx), call.result(dweight.reshape(wshape))
+
+
+# ---------------------------------------------------------------------------------------------------- softmax
+@lru_cache(maxsize=None)
+def _softmax_kernels(tpr: int):
+    """Kernels with `tpr` threads per row (32: a warp per row, several rows per block; 256: a block per row).
+    Reductions through shared memory, in a fixed tree order."""
+    _numba_cuda()
+    rows_per_block = THREADS // tpr
+    f_exp = math.exp
+    f_log = math.log
+
+    @cuda.jit(device=True)
+    def _reduce(sm, lane, base, op_max):
+        step = tpr // 2
+        while step > 0:
+            if lane < step:
+                a = sm[base + lane]
+                b = sm[base + lane + step]
+                sm[base + lane] = (a if a > b or a != a else b) if op_max else a + b
+            cuda.syncthreads()
+            step //= 2
+
+    @cuda.jit
+    def forward(x, keep, y, rows, n, inner, scale, use_mask, log):
+        """Row r = (o, i) of the (outer, n, inner) layout; element j at (o·n + j)·inner + i."""
+        sm = cuda.shared.array(THREADS, np.float64)
+        t = cuda.threadIdx.x
+        lane = t % tpr
+        base = t - lane
+        r = cuda.blockIdx.x * rows_per_block + t // tpr
+        active = r < rows
+        o = r // inner if active else 0
+        i0 = o * n * inner + (r - o * inner) if active else 0
+        m = -math.inf
+        if active:
+            for j in range(lane, n, tpr):
+                k = i0 + j * inner
+                if not use_mask or keep[k]:
+                    v = np.float64(x[k]) * scale
+                    m = v if v > m or v != v else m
+        sm[t] = m
+        cuda.syncthreads()
+        _reduce(sm, lane, base, True)
+        m = sm[base]
+        cuda.syncthreads()
+        s = 0.0
+        if active:
+            for j in range(lane, n, tpr):
+                k = i0 + j * inner
+                if not use_mask or keep[k]:
+                    s += f_exp(np.float64(x[k]) * scale - m)
+        sm[t] = s
+        cuda.syncthreads()
+        _reduce(sm, lane, base, False)
+        s = sm[base]
+        cuda.syncthreads()
+        empty = use_mask and s == 0.0 and m == -math.inf
+        if active:
+            ls = f_log(s) if s > 0.0 else -math.inf  # guarded: the simulator's math.log(0) raises
+            inv = 1.0 / s if s != 0.0 else math.inf
+            for j in range(lane, n, tpr):
+                k = i0 + j * inner
+                ok = (not use_mask or keep[k]) and not empty
+                z = np.float64(x[k]) * scale - m
+                if log:
+                    y[k] = z - ls if ok else -math.inf
+                else:
+                    y[k] = f_exp(z) * inv if ok else 0.0
+
+    @cuda.jit
+    def backward(g, yv, dx, rows, n, inner, log):
+        sm = cuda.shared.array(THREADS, np.float64)
+        t = cuda.threadIdx.x
+        lane = t % tpr
+        base = t - lane
+        r = cuda.blockIdx.x * rows_per_block + t // tpr
+        active = r < rows
+        o = r // inner if active else 0
+        i0 = o * n * inner + (r - o * inner) if active else 0
+        s = 0.0
+        if active:
+            for j in range(lane, n, tpr):
+                k = i0 + j * inner
+                s += np.float64(g[k]) * (1.0 if log else np.float64(yv[k]))
+        sm[t] = s
+        cuda.syncthreads()
+        _reduce(sm, lane, base, False)
+        s = sm[base]
+        if active:
+            for j in range(lane, n, tpr):
+                k = i0 + j * inner
+                if log:
+                    dx[k] = np.float64(g[k]) - f_exp(np.float64(yv[k])) * s
+                else:
+                    dx[k] = np.float64(yv[k]) * (np.float64(g[k]) - s)
+
+    return forward, backward
+
+
+def _tpr(n: int) -> int:
+    """Threads per row: a warp for rows up to 1,024 columns, a whole block beyond."""
+    return 32 if n <= 1024 else THREADS
+
+
+def _layout(shape, axis):
+    shape = tuple(shape) or (1,)
+    ax = axis % len(shape)
+    outer = int(np.prod(shape[:ax]))
+    inner = int(np.prod(shape[ax + 1:]))
+    return outer * inner, shape[ax], inner
+
+
+def softmax_forward(x, axis, out, scale, mask, log):
+    call = Call(x, out, mask)
+    d = call.device(x, "x")
+    work, final = _dtypes(d.dtype)
+    d = _cast(call, d, work)
+    if d.dtype != work:
+        d = _cast_exact(call, d, work)
+    _check_axis(axis, d.ndim)
+    _check_out(out, tuple(d.shape), final)
+    s = 1.0 if scale is None else A.check_param("scale", scale)
+    if mask is not None:
+        if _kind(mask) == "host":
+            from .softmax import _broadcast_mask
+
+            keep = call.device(np.ascontiguousarray(_broadcast_mask(mask, tuple(d.shape))), "mask", np.bool_)
+        else:
+            keep = call.device(mask, "mask")
+        if keep.dtype != np.bool_:
+            raise TypeError(f"mask must be a boolean array (True = keep), got dtype {keep.dtype}")
+        if tuple(keep.shape) != tuple(d.shape):
+            raise ValueError(f"a GPU mask must have x's shape {tuple(d.shape)}, got {tuple(keep.shape)}")
+        keep = keep.reshape(keep.size)
+    else:
+        keep = _numba_cuda().to_device(np.ones(1, np.bool_), stream=call.stream)
+    y = _out_device(call, out, tuple(d.shape), final)
+    rows, n, inner = _layout(tuple(d.shape), axis)
+    if d.size:
+        tpr = _tpr(n)
+        fwd, _ = _softmax_kernels(tpr)
+        blocks = -(-rows // (THREADS // tpr))
+        fwd[blocks, THREADS, call.stream](d.reshape(d.size), keep, y.reshape(d.size), rows, n, inner, float(s),
+                                          mask is not None, log)
+    return call.result(y, out)
+
+
+def softmax_backward(grad, y, axis, out, log):
+    call = Call(grad, y, out)
+    dy, dg = call.device(y, "y"), call.device(grad, "grad")
+    if tuple(dg.shape) != tuple(dy.shape):
+        raise ValueError(f"grad has shape {tuple(dg.shape)} but y has shape {tuple(dy.shape)}; they must match")
+    work, final = _dtypes(dy.dtype, dg.dtype)
+    _check_axis(axis, dy.ndim)
+    _check_out(out, tuple(dy.shape), final)
+    dx = _out_device(call, out, tuple(dy.shape), final)
+    rows, n, inner = _layout(tuple(dy.shape), axis)
+    if dy.size:
+        tpr = _tpr(n)
+        _, bwd = _softmax_kernels(tpr)
+        blocks = -(-rows // (THREADS // tpr))
+        bwd[blocks, THREADS, call.stream](dg.reshape(dy.size), dy.reshape(dy.size), dx.reshape(dy.size), rows, n,
+                                          inner, log)
+    return call.result(dx, out)
+
+
+def _check_axis(axis, ndim):
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"axis must be an integer, got {type(axis).__name__}")
+    nd = max(ndim, 1)
+    if not -nd <= axis < nd:
+        raise ValueError(f"axis {axis} is out of bounds for an array of dimension {ndim}")

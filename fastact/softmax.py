@@ -85,7 +85,11 @@ def _forward_api(x, axis, out, scale, mask, device, log):
     return res if out is not None or xa.shape else res.reshape(())
 
 
-def _backward_api(grad, y, axis, out, log):
+def _backward_api(grad, y, axis, out, device, log):
+    if A.check_device(device, grad, y, out) == "cuda":
+        from .gpu import softmax_backward as gpu_backward
+
+        return gpu_backward(grad, y, axis, out, log)
     ya = A.as_array(y, "y")
     ga = A.as_array(grad, "grad")
     if ga.shape != ya.shape:
@@ -136,11 +140,12 @@ def log_softmax(x, *, axis: int = -1, out: np.ndarray | None = None, scale: floa
     return _forward_api(x, axis, out, scale, mask, device, log=True)
 
 
-def softmax_backward(grad, y, *, axis: int = -1, out: np.ndarray | None = None) -> np.ndarray:
+def softmax_backward(grad, y, *, axis: int = -1, out: np.ndarray | None = None, device: str = "auto") -> np.ndarray:
     """Gradient of softmax given grad w.r.t. its output and its output y: dx = y·(g - Σ g·y)."""
-    return _backward_api(grad, y, axis, out, log=False)
+    return _backward_api(grad, y, axis, out, device, log=False)
 
 
-def log_softmax_backward(grad, y, *, axis: int = -1, out: np.ndarray | None = None) -> np.ndarray:
+def log_softmax_backward(grad, y, *, axis: int = -1, out: np.ndarray | None = None,
+                         device: str = "auto") -> np.ndarray:
     """Gradient of log-softmax given grad w.r.t. its output and its output y: dx = g - e^y·Σ g."""
-    return _backward_api(grad, y, axis, out, log=True)
+    return _backward_api(grad, y, axis, out, device, log=True)
