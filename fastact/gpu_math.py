@@ -4,17 +4,21 @@ from __future__ import annotations
 import math
 import types
 
+import numpy as np
+
 
 def _cuda_namespace():
     from numba import cuda
 
+    # in float64 whatever x's type: erfc's argument rounded in float32 would lose 2·(x/√2)² ULP
     @cuda.jit(device=True)
     def norm_cdf(x):
-        return 0.5 * math.erfc(-x * 0.7071067811865476)
+        return 0.5 * math.erfc(-np.float64(x) * 0.7071067811865476)
 
     @cuda.jit(device=True)
     def norm_pdf(x):
-        return math.exp(-0.5 * x * x) * 0.3989422804014327
+        v = np.float64(x)
+        return math.exp(-0.5 * v * v) * 0.3989422804014327
 
     return {"exp": math.exp, "expm1": math.expm1, "log1p": math.log1p, "tanh": math.tanh, "erf": math.erf,
             "erfc": math.erfc, "norm_cdf": norm_cdf, "norm_pdf": norm_pdf}

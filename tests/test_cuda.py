@@ -1,0 +1,186 @@
+"""The CUDA path: every operation forward and backward, and the dispatch rules, against the float64 reference.
+
+Runs on a real GPU as it is (with large shapes too), and in CI under Numba's CUDA simulator through
+test_cuda_simulator.py (NUMBA_ENABLE_CUDASIM=1 must be set before numba is imported, hence a subprocess).
+Under the simulator the kernels run as Python threads with Python's float64 math, so shapes stay small and
+inputs moderate (Python's math.exp raises where CUDA's would give inf).
+"""
+import numpy as np
+import pytest
+from numba import config, cuda
+
+import _tools
+from _tools import CASE_IDS, CASES, check_backward, check_forward, fast, ref
+
+import fastact
+from fastact import reference
+from fastact._arrays import is_device_array
+
+SIM = bool(config.ENABLE_CUDASIM)
+pytestmark = pytest.mark.skipif(not cuda.is_available(),
+                                reason="no GPU here; test_cuda_simulator.py runs this file under the CUDA simulator")
+SHAPES = [(3, 5), (2, 3, 8)] + ([] if SIM else [(1 << 20,), (4096, 1024)])
+ELEMENTWISE = [(n, p) for n, p in CASES if n != "prelu"]
+ELEMENTWISE_IDS = [i for i, (n, _) in zip(CASE_IDS, CASES) if n != "prelu"]
+
+
+@pytest.fixture(autouse=True)
+def gpu_tolerance(monkeypatch):
+    """CUDA's libdevice functions are within 1-2 ULP each (the CPU path uses fastact's own, within 1-3), and
+    their errors compose differently: the forward bounds are doubled on the GPU."""
+    cpu = _tools.fwd_tolerance
+    monkeypatch.setattr(_tools, "fwd_tolerance", lambda *args: 2.0 * cpu(*args))
+
+
+def _sample(shape, dtype, seed=0):
+    return (np.random.default_rng(seed).standard_normal(shape) * 4).astype(dtype)
+
+
+def _host(a):
+    return a if isinstance(a, np.ndarray) else a.copy_to_host()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name,params", ELEMENTWISE, ids=ELEMENTWISE_IDS)
+def test_elementwise_on_device_arrays(name, params, dtype):
+    f, b = fast(name)
+    rf, rb = ref(name)
+    for shape in SHAPES:
+        x, g = _sample(shape, dtype), _sample(shape, dtype, seed=1)
+        dxa, dga = cuda.to_device(x), cuda.to_device(g)
+        y = f(dxa, **params)
+        assert is_device_array(y) and not isinstance(y, np.ndarray)  # device array in, device array out
+        y = _host(y)
+        assert y.dtype == dtype and y.shape == shape
+        check_forward(name, params, x, y, rf(x, **params))
+        dx = _host(b(dga, dxa, **params))
+        assert dx.dtype == dtype
+        check_backward(name, params, x, g, dx, rb(g, x, **params))
+
+
+def test_dispatch_rules():
+    x = _sample((4, 6), np.float32)
+    y = fastact.sigmoid(x, device="cuda")  # NumPy in, device="cuda": runs there, NumPy back
+    assert isinstance(y, np.ndarray)
+    check_forward("sigmoid", {}, x, y, reference.sigmoid(x))
+    d = cuda.to_device(x)
+    with pytest.raises(TypeError, match="device='cpu'"):
+        fastact.relu(d, device="cpu")
+    with pytest.raises(TypeError, match="mix"):
+        fastact.bias_act(d, np.zeros(6, np.float32))
+    out = cuda.device_array((4, 6), np.float32)
+    assert fastact.tanh(d, out=out) is out
+    check_forward("tanh", {}, x, out.copy_to_host(), reference.tanh(x))
+    host_out = np.empty((4, 6), np.float32)
+    assert fastact.silu(x, device="cuda", out=host_out) is host_out
+    with pytest.raises(ValueError, match="out has shape"):
+        fastact.relu(d, out=cuda.device_array((6, 4), np.float32))
+    h = fastact.gelu(cuda.to_device(x.astype(np.float16)))
+    assert _host(h).dtype == np.float16
+    np.testing.assert_allclose(_host(h), reference.gelu(x.astype(np.float16)), rtol=2e-3, atol=1e-3)
+    assert fastact.relu(np.arange(4), device="cuda").dtype == np.float64  # integers promoted, as on the CPU
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_prelu(dtype):
+    x, g = _sample((5, 3, 4), dtype), _sample((5, 3, 4), dtype, seed=2)
+    w = np.array([0.1, 0.25, -0.5], dtype)
+    y = _host(fastact.prelu(cuda.to_device(x), cuda.to_device(w)))
+    np.testing.assert_array_equal(y, fastact.prelu(x, w))
+    dx, dw = fastact.prelu_backward(cuda.to_device(g), cuda.to_device(x), cuda.to_device(w))
+    rdx, rdw = reference.prelu_backward(g, x, w)
+    np.testing.assert_allclose(_host(dx), rdx, rtol=4 * np.finfo(dtype).eps)
+    np.testing.assert_allclose(_host(dw), rdw, rtol=16 * np.finfo(dtype).eps)
+    dx1, dw1 = fastact.prelu_backward(g, x, np.array([0.2], dtype), device="cuda")
+    assert dw1.shape == (1,)
+    np.testing.assert_allclose(dw1, reference.prelu_backward(g, x, np.array([0.2]))[1], rtol=1e-5)
+
+
+SOFTMAX_SHAPES = [((4, 7), -1), ((3, 5, 6), 1), ((6, 5), 0), ((2, 1100), -1)] + (
+    [] if SIM else [((32768, 1024), -1), ((64, 65536), -1), ((1024, 4096), 0)])
+
+
+@pytest.mark.parametrize("log", [False, True], ids=["softmax", "log_softmax"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax(log, dtype):
+    f = fastact.log_softmax if log else fastact.softmax
+    fb = fastact.log_softmax_backward if log else fastact.softmax_backward
+    rf = reference.log_softmax if log else reference.softmax
+    rb = reference.log_softmax_backward if log else reference.softmax_backward
+    rtol = 8 * np.finfo(dtype).eps
+    for shape, axis in SOFTMAX_SHAPES:
+        x, g = _sample(shape, dtype), _sample(shape, dtype, seed=3)
+        y = _host(f(cuda.to_device(x), axis=axis, scale=0.5))
+        np.testing.assert_allclose(y, rf(x, axis=axis, scale=0.5), rtol=rtol, atol=rtol)
+        dx = _host(fb(cuda.to_device(g), cuda.to_device(y), axis=axis))
+        terms = 1 + np.abs(g.astype(np.float64)).sum(axis=axis).max()
+        np.testing.assert_allclose(dx, rb(g, y.astype(np.float64), axis=axis), rtol=rtol, atol=rtol * terms)
+    x = np.array([[1.0, 2.0, 3.0], [np.nan, 0.0, 1.0], [-np.inf, -np.inf, -np.inf]], dtype)
+    mask = np.array([[True, False, True], [True, True, True], [False, False, False]])
+    y = f(x[:1], device="cuda", mask=mask[:1])
+    np.testing.assert_allclose(y, rf(x[:1], mask=mask[:1]), rtol=rtol)
+    y = f(x, device="cuda")
+    assert np.isnan(y[1:]).all()
+    y = f(x, device="cuda", mask=np.array([[True, True, True], [True, True, True], [False, False, False]]))
+    assert np.all(y[2] == (-np.inf if log else 0.0))  # fully masked row
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("act,params", [("relu", {}), ("gelu", {}), ("gelu", {"approximate": "tanh"}),
+                                        ("silu", {}), ("softplus", {"beta": 2.0})])
+def test_bias_act(act, params, dtype):
+    for shape in [(5, 7), (300, 40)] + ([] if SIM else [(32768, 1024)]):
+        x, g = _sample(shape, dtype), _sample(shape, dtype, seed=4)
+        b = _sample(shape[-1], dtype, seed=5)
+        z = x + b
+        y = _host(fastact.bias_act(cuda.to_device(x), cuda.to_device(b), act, **params))
+        check_forward(act, params, z, y, getattr(reference, act)(z, **params))
+        dx, db = fastact.bias_act_backward(cuda.to_device(g), cuda.to_device(x), cuda.to_device(b), act, **params)
+        dx, db = _host(dx), _host(db)
+        check_backward(act, params, z, g, dx, getattr(reference, act + "_backward")(g, z, **params))
+        exact = dx.astype(np.float64).reshape(-1, shape[-1]).sum(axis=0)
+        np.testing.assert_allclose(db, exact, rtol=4 * np.finfo(dtype).eps,
+                                   atol=1e-12 * np.abs(dx).sum())
+        again = _host(fastact.bias_act_backward(g, x, b, act, device="cuda", **params)[1])
+        np.testing.assert_array_equal(again, db)  # deterministic
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name,params", [("glu", {}), ("swiglu", {}), ("geglu", {}),
+                                         ("geglu", {"approximate": "tanh"})])
+def test_gated(name, params, dtype):
+    for shape in [(3, 8), (2, 3, 10)] + ([] if SIM else [(32768, 1024)]):
+        x = _sample(shape, dtype)
+        g = _sample(shape[:-1] + (shape[-1] // 2,), dtype, seed=6)
+        y = _host(getattr(fastact, name)(cuda.to_device(x), **params))
+        rtol = 64 * np.finfo(dtype).eps
+        np.testing.assert_allclose(y, getattr(reference, name)(x, **params), rtol=rtol, atol=rtol)
+        dx = _host(getattr(fastact, name + "_backward")(cuda.to_device(g), cuda.to_device(x), **params))
+        np.testing.assert_allclose(dx, getattr(reference, name + "_backward")(g, x, **params), rtol=rtol,
+                                   atol=rtol * (1 + np.abs(x).max()) * np.abs(g).max())
+
+
+@pytest.mark.skipif(SIM, reason="CuPy needs a real GPU")
+def test_cupy_in_cupy_out():
+    cp = pytest.importorskip("cupy")
+    x = cp.linspace(-3, 3, 1000, dtype=cp.float32)
+    y = fastact.gelu(x)
+    assert isinstance(y, cp.ndarray)
+    check_forward("gelu", {}, cp.asnumpy(x), cp.asnumpy(y), reference.gelu(cp.asnumpy(x)))
+
+
+@pytest.mark.skipif(SIM, reason="PyTorch CUDA tensors need a real GPU")
+def test_torch_in_torch_out():
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("PyTorch has no CUDA here")
+    t = torch.linspace(-3, 3, 1000, device="cuda")
+    y = fastact.silu(t)
+    assert isinstance(y, torch.Tensor) and y.is_cuda
+    torch.testing.assert_close(y, torch.nn.functional.silu(t), rtol=1e-6, atol=1e-6)
+    s = torch.cuda.Stream()
+    with torch.cuda.stream(s):
+        u = torch.randn(4096, 512, device="cuda")
+        v = fastact.softmax(u)  # launched on the producer's stream
+    s.synchronize()
+    torch.testing.assert_close(v, torch.softmax(u, -1), rtol=1e-5, atol=1e-7)
