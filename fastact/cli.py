@@ -10,6 +10,8 @@ import numpy as np
 def _bench(args) -> int:
     from . import benchmark
 
+    if args.device == "cuda":
+        return _bench_gpu(args)
     names = args.only.split(",") if args.only else None
     unknown = [n for n in names or [] if n not in benchmark.NUMPY]
     if unknown:
@@ -34,6 +36,25 @@ def _bench(args) -> int:
     return 0
 
 
+def _bench_gpu(args) -> int:
+    from . import benchmark_gpu
+    from .gpu import status
+
+    ok, why = status()
+    if not ok:
+        print(f"no usable GPU: {why}", file=sys.stderr)
+        return 2
+    n = args.size if args.size_given else 1 << 28
+
+    def progress(msg):
+        print(f"  timing {msg} ...", file=sys.stderr, flush=True)
+
+    bw, overhead, rows = benchmark_gpu.run(n, np.dtype(args.dtype), max(args.repeat, 10),
+                                           None if args.quiet else progress)
+    print(benchmark_gpu.format_table(bw, overhead, rows, n, args.dtype))
+    return 0
+
+
 def _info(_args) -> int:
     import numba
 
@@ -44,13 +65,10 @@ def _info(_args) -> int:
     print(f"fastact {__version__}, numba {numba.__version__}, numpy {np.__version__}")
     print(f"threads: {numba.get_num_threads()} ({numba.threading_layer() if _threads_started() else 'not started'})")
     print(f"parallel threshold: {PARALLEL_THRESHOLD} elements; kernel cache: {cache_dir()}")
-    try:
-        from numba import cuda
+    from .gpu import status
 
-        print(f"CUDA: {'available' if cuda.is_available() else 'no GPU found'} (numba-cuda installed); "
-              "fastact's CUDA kernels: not built in this version")
-    except ImportError:
-        print("CUDA: numba-cuda not installed")
+    ok, why = status()
+    print(f"CUDA: {'usable' if ok else 'not usable'} - {why}")
     return 0
 
 
@@ -70,7 +88,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="fastact", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     b = sub.add_parser("bench", help="time every operation against NumPy (and PyTorch, JAX if installed)")
-    b.add_argument("--size", type=int, default=1 << 25, help="elements per array (default 33,554,432)")
+    b.add_argument("--size", type=int, help="elements per array (default 33,554,432; 268,435,456 on the GPU)")
+    b.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="benchmark the CPU (default) or the GPU")
     b.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     b.add_argument("--repeat", type=int, default=5, help="timed runs per measurement; the best is reported")
     suites = list(benchmark.SUITES)
@@ -83,6 +102,9 @@ def main(argv=None) -> int:
     i = sub.add_parser("info", help="versions, threads, cache location, CUDA availability")
     i.set_defaults(func=_info)
     args = p.parse_args(argv)
+    if args.command == "bench":
+        args.size_given = args.size is not None
+        args.size = args.size or 1 << 25
     return args.func(args)
 
 
