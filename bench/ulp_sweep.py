@@ -14,10 +14,21 @@ import numba
 import numpy as np
 from numba import prange
 
-from fastact.vecmath import erf, erfc, exp, expm1, log1p, tanh
+from fastact.vecmath import erf, erfc, exp, expm1, log1p, norm_cdf, norm_pdf, tanh
+
+@numba.njit
+def _norm_cdf_exact(x):
+    return 0.5 * math.erfc(-x * 0.7071067811865476)
+
+
+@numba.njit
+def _norm_pdf_exact(x):
+    return math.exp(-0.5 * x * x) * 0.3989422804014327
+
 
 FUNCS = {"exp": (exp, math.exp), "expm1": (expm1, math.expm1), "log1p": (log1p, math.log1p),
-         "tanh": (tanh, math.tanh), "erf": (erf, math.erf), "erfc": (erfc, math.erfc)}
+         "tanh": (tanh, math.tanh), "erf": (erf, math.erf), "erfc": (erfc, math.erfc),
+         "norm_cdf": (norm_cdf, _norm_cdf_exact), "norm_pdf": (norm_pdf, _norm_pdf_exact)}
 
 
 def make_sweep(fast, exact):

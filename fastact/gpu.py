@@ -59,6 +59,18 @@ def status() -> tuple[bool, str]:
         return False, f"numba-cuda could not use the GPU: {e}"
 
 
+_USABLE: list = []
+
+
+def _require_gpu():
+    """A clear RuntimeError when the GPU path was asked for and cannot run (checked once per process)."""
+    if not _USABLE:
+        _USABLE.append(status())
+    ok, why = _USABLE[0]
+    if not ok:
+        raise RuntimeError(f"device='cuda' (or a GPU array) needs a usable GPU: {why}")
+
+
 # ---------------------------------------------------------------------------------------------------- arrays
 def _kind(a) -> str:
     if isinstance(a, np.ndarray) or not A.is_device_array(a):
@@ -90,6 +102,7 @@ class Call:
     and results handed back as the kind of array the caller gave."""
 
     def __init__(self, *arrays):
+        _require_gpu()
         present = [a for a in arrays if a is not None]
         self.kind = _kind(present[0]) if present else "host"
         self.stream = _stream(present)
