@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install fastact with its test extra into a fresh virtualenv and run the test suite (the README's test command).
+# Install fastact with its test and CUDA extras into a fresh virtualenv and run the test suite (the README's test command).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m venv .venv-ci

@@ -77,6 +77,8 @@ def _forward_api(x, axis, out, scale, mask, device, log):
             K.forward_strided(xw.reshape(outer, n, inner), buf.reshape(outer, n, inner), s, log, _block(inner))
         elif _use_split(outer, n):
             K.forward_split(xw.reshape(-1), buf.reshape(-1), n, s, log)
+        elif n <= K.FIXED_ROW:
+            K.fixed_row_kernels(n).forward(xw.reshape(-1), buf.reshape(-1), s, log)
         elif n <= K.SHORT_ROW:
             K.forward_short(xw.reshape(-1), buf.reshape(-1), n, s, log)
         else:
@@ -111,6 +113,8 @@ def _backward_api(grad, y, axis, out, device, log):
             K.backward_strided(gw.reshape(dims), yw.reshape(dims), buf.reshape(dims), log, _block(inner))
         elif _use_split(outer, n):
             K.backward_split(gw.reshape(-1), yw.reshape(-1), buf.reshape(-1), n, log)
+        elif n <= K.FIXED_ROW:
+            K.fixed_row_kernels(n).backward(gw.reshape(-1), yw.reshape(-1), buf.reshape(-1), log)
         elif n <= K.SHORT_ROW:
             K.backward_short(gw.reshape(-1), yw.reshape(-1), buf.reshape(-1), n, log)
         else:

@@ -22,7 +22,7 @@ def _close(got, want, dtype, scale=1.0):
 @pytest.mark.parametrize("shape,axis", [((5, 7), -1), ((4, 3, 1000), -1), ((6, 5, 4), 0), ((6, 5, 4), 1),
                                         ((1, 1), -1), ((0, 5), -1), ((3, 1), -1), ((9,), 0),
                                         # few long rows (split in chunks); axis not last (blocks of columns)
-                                        ((3, 40000), -1), ((2, 3, 70), 1), ((50, 130), 0)])
+                                        ((3, 40000), -1), ((2, 3, 70), 1), ((50, 130), 0), ((50, 40), -1)])
 @pytest.mark.parametrize("fns", FUNCS, ids=IDS)
 def test_against_reference(fns, shape, axis, dtype):
     f, b, rf, rb = fns
