@@ -252,7 +252,7 @@ def elementwise_forward(decl, x, out, values):
     call = Call(x, out)
     d = call.device(x, "x")
     work, final = _dtypes(d.dtype)
-    d = _cast(call, d, work)
+    d = _as_work(call, d, work)
     _check_out(out, tuple(d.shape), final)
     y = _out_device(call, out, tuple(d.shape), final)
     n = d.size
@@ -264,11 +264,7 @@ def elementwise_forward(decl, x, out, values):
 
 def elementwise_backward(decl, grad, x, out, values):
     call = Call(grad, x, out)
-    dx_, dg = call.device(x, "x"), call.device(grad, "grad")
-    if tuple(dg.shape) != tuple(dx_.shape):
-        raise ValueError(f"grad has shape {tuple(dg.shape)} but x has shape {tuple(dx_.shape)}; they must match")
-    work, final = _dtypes(dx_.dtype, dg.dtype)
-    dx_, dg = _cast(call, dx_, work), _cast(call, dg, work)
+    dx_, dg, work, final = _with_grad(call, grad, x)
     _check_out(out, tuple(dx_.shape), final)
     y = _out_device(call, out, tuple(dx_.shape), final)
     n = dx_.size
@@ -279,18 +275,29 @@ def elementwise_backward(decl, grad, x, out, values):
     return call.result(y, out)
 
 
-def _cast(call: Call, d, work):
-    """d in the compute dtype: float16 stays (kernels read it as float32); other dtypes go through a copy."""
-    if d.dtype in (np.float16, work):
+def _as_work(call: Call, d, work, half_ok=True):
+    """d in the compute dtype, converted on the device if needed. half_ok: float16 may stay (kernels compiled for
+    it read it as float32)."""
+    if d.dtype == work or (half_ok and d.dtype == np.float16):
         return d
-    if d.dtype in (np.float32, np.float64):  # mixed float32/float64 arguments: convert on the device
-        out = call.empty(tuple(d.shape), work)
-        n = d.size
-        if n:
-            k = _elementwise_kernel("identity", False, str(d.dtype), str(work))
-            k[_grid(n), THREADS, call.stream](d.reshape(n), out.reshape(n))
-        return out
-    raise TypeError(f"GPU arrays must be float16, float32 or float64, got {d.dtype}")
+    if d.dtype not in (np.float16, np.float32, np.float64):
+        raise TypeError(f"GPU arrays must be float16, float32 or float64, got {d.dtype}")
+    out = call.empty(tuple(d.shape), work)
+    if d.size:
+        k = _elementwise_kernel("identity", False, str(d.dtype), str(work))
+        k[_grid(d.size), THREADS, call.stream](d.reshape(d.size), out.reshape(d.size))
+    return out
+
+
+def _with_grad(call: Call, grad, x, name="x", grad_shape=None, half_ok=True):
+    """(x, grad, compute dtype, result dtype) on the device, grad checked against grad_shape (default x's)."""
+    d, g = call.device(x, name), call.device(grad, "grad")
+    want = tuple(d.shape) if grad_shape is None else grad_shape(tuple(d.shape))
+    if tuple(g.shape) != want:
+        raise ValueError(f"grad has shape {tuple(g.shape)} but {name} has shape {tuple(d.shape)}; "
+                         f"grad must have shape {want}")
+    work, final = _dtypes(d.dtype, g.dtype)
+    return _as_work(call, d, work, half_ok), _as_work(call, g, work, half_ok), work, final
 
 
 # ---------------------------------------------------------------------------------------------------- bias + act
@@ -351,23 +358,23 @@ def _bias_kernel(key: str, backward: bool, dt: str):
     return _compile(src, names, "backward" if backward else "forward", sig)
 
 
-def _bias_inputs(call, x, bias):
-    dx_ = call.device(x, "x")
-    if dx_.ndim == 0:
+def _bias_of(call, bias, d, work):
+    """bias on the device in the compute dtype, checked against x's last axis."""
+    if d.ndim == 0:
         raise ValueError("x must have at least one dimension (bias runs along its last axis)")
-    n = tuple(dx_.shape)[-1]
-    work, final = _dtypes(dx_.dtype)
-    db = call.device(bias, "bias", dtype=work)
-    if tuple(db.shape) != (n,):
-        raise ValueError(f"bias must have shape ({n},) (x.shape[-1]), got {tuple(db.shape)}")
-    return _cast(call, dx_, work), _cast(call, db, work) if db.dtype != work else db, work, final
+    n = tuple(d.shape)[-1]
+    b = call.device(bias, "bias", dtype=work)
+    if tuple(b.shape) != (n,):
+        raise ValueError(f"bias must have shape ({n},) (x.shape[-1]), got {tuple(b.shape)}")
+    return _as_work(call, b, work, half_ok=False)
 
 
 def bias_act_forward(decl, x, bias, out, values):
     call = Call(x, bias, out)
-    d, b, work, final = _bias_inputs(call, x, bias)
-    if b.dtype != work:
-        b = _cast_exact(call, b, work)
+    d = call.device(x, "x")
+    work, final = _dtypes(d.dtype)
+    d = _as_work(call, d, work)
+    b = _bias_of(call, bias, d, work)
     _check_out(out, tuple(d.shape), final)
     y = _out_device(call, out, tuple(d.shape), final)
     total = d.size
@@ -383,14 +390,8 @@ ROWS_PER_CHUNK = 256  # rows summed by one block into one partial of dbias; a fu
 
 def bias_act_backward(decl, grad, x, bias, out, values):
     call = Call(grad, x, bias, out)
-    d, b, work, final = _bias_inputs(call, x, bias)
-    g = call.device(grad, "grad")
-    if tuple(g.shape) != tuple(d.shape):
-        raise ValueError(f"grad has shape {tuple(g.shape)} but x has shape {tuple(d.shape)}; they must match")
-    work, final = _dtypes(d.dtype, g.dtype)
-    d, g = _cast(call, d, work), _cast(call, g, work)
-    if b.dtype != work:
-        b = _cast_exact(call, b, work)
+    d, g, work, final = _with_grad(call, grad, x)
+    b = _bias_of(call, bias, d, work)
     _check_out(out, tuple(d.shape), final)
     dx = _out_device(call, out, tuple(d.shape), final)
     n = tuple(d.shape)[-1]
@@ -423,13 +424,6 @@ def _column_sum():
             out[col] = s
 
     return column_sum
-
-
-def _cast_exact(call, d, work):
-    out = call.empty(tuple(d.shape), work)
-    k = _elementwise_kernel("identity", False, str(d.dtype), str(work))
-    k[_grid(d.size), THREADS, call.stream](d.reshape(d.size), out.reshape(d.size))
-    return out
 
 
 # ---------------------------------------------------------------------------------------------------- gated
@@ -495,7 +489,7 @@ def gated_forward(a, b, x, out):
     if d.ndim == 0 or tuple(d.shape)[-1] % 2:
         raise ValueError(f"the last axis of x must have even length, got shape {tuple(d.shape)}")
     work, final = _dtypes(d.dtype)
-    d = _cast(call, d, work)
+    d = _as_work(call, d, work)
     h = tuple(d.shape)[-1] // 2
     shape = tuple(d.shape)[:-1] + (h,)
     _check_out(out, shape, final)
@@ -509,14 +503,11 @@ def gated_forward(a, b, x, out):
 
 def gated_backward(a, b, grad, x, out):
     call = Call(grad, x, out)
-    d, g = call.device(x, "x"), call.device(grad, "grad")
+    d = call.device(x, "x")
     if d.ndim == 0 or tuple(d.shape)[-1] % 2:
         raise ValueError(f"the last axis of x must have even length, got shape {tuple(d.shape)}")
+    d, g, work, final = _with_grad(call, grad, d, grad_shape=lambda shape: shape[:-1] + (shape[-1] // 2,))
     h = tuple(d.shape)[-1] // 2
-    if tuple(g.shape) != tuple(d.shape)[:-1] + (h,):
-        raise ValueError(f"grad must have x's shape with the last axis halved, got {tuple(g.shape)}")
-    work, final = _dtypes(d.dtype, g.dtype)
-    d, g = _cast(call, d, work), _cast(call, g, work)
     _check_out(out, tuple(d.shape), final)
     dx = _out_device(call, out, tuple(d.shape), final)
     total = g.size
@@ -582,19 +573,17 @@ def _prelu_kernels():
 
 
 def _prelu_inputs(call, x, weight, grad=None):
-    d = call.device(x, "x")
-    g = call.device(grad, "grad") if grad is not None else None
-    work, final = _dtypes(d.dtype, *([g.dtype] if g is not None else []))
-    d = _cast(call, d, work)
-    if d.dtype != work:
-        d = _cast_exact(call, d, work)
+    if grad is None:
+        d = call.device(x, "x")
+        work, final = _dtypes(d.dtype)
+        d, g = _as_work(call, d, work, half_ok=False), None
+    else:
+        d, g, work, final = _with_grad(call, grad, x, half_ok=False)
     channels = tuple(d.shape)[1] if d.ndim >= 2 else 1
     w = call.device(weight, "weight", dtype=work)
     if w.size not in (1, channels):
         raise ValueError(f"weight must have 1 or x.shape[1] = {channels} elements, got {w.size}")
-    if w.dtype != work:
-        w = _cast_exact(call, w.reshape(w.size), work)
-    w = w.reshape(w.size)
+    w = _as_work(call, w.reshape(w.size), work, half_ok=False)
     if w.size != channels:  # one shared slope
         host = np.full(channels, w.copy_to_host(stream=call.stream)[0], dtype=work)
         w = _numba_cuda().to_device(host, stream=call.stream)
@@ -617,11 +606,6 @@ def prelu_forward(x, weight, out):
 def prelu_backward(grad, x, weight):
     call = Call(grad, x, weight)
     d, g, w, work, final, (outer, channels, inner) = _prelu_inputs(call, x, weight, grad)
-    if tuple(g.shape) != tuple(d.shape):
-        raise ValueError(f"grad has shape {tuple(g.shape)} but x has shape {tuple(d.shape)}; they must match")
-    g = _cast(call, g, work)
-    if g.dtype != work:
-        g = _cast_exact(call, g, work)
     dx = call.empty(tuple(d.shape), final)
     count = outer * inner
     per_chunk = 65536
@@ -760,9 +744,7 @@ def softmax_forward(x, axis, out, scale, mask, log):
     call = Call(x, out, mask)
     d = call.device(x, "x")
     work, final = _dtypes(d.dtype)
-    d = _cast(call, d, work)
-    if d.dtype != work:
-        d = _cast_exact(call, d, work)
+    d = _as_work(call, d, work, half_ok=False)
     _check_axis(axis, d.ndim)
     _check_out(out, tuple(d.shape), final)
     s = 1.0 if scale is None else A.check_param("scale", scale)
@@ -793,10 +775,7 @@ def softmax_forward(x, axis, out, scale, mask, log):
 
 def softmax_backward(grad, y, axis, out, log):
     call = Call(grad, y, out)
-    dy, dg = call.device(y, "y"), call.device(grad, "grad")
-    if tuple(dg.shape) != tuple(dy.shape):
-        raise ValueError(f"grad has shape {tuple(dg.shape)} but y has shape {tuple(dy.shape)}; they must match")
-    work, final = _dtypes(dy.dtype, dg.dtype)
+    dy, dg, work, final = _with_grad(call, grad, y, "y")
     _check_axis(axis, dy.ndim)
     _check_out(out, tuple(dy.shape), final)
     dx = _out_device(call, out, tuple(dy.shape), final)
