@@ -48,6 +48,19 @@ def compute_dtype(dtype: np.dtype, name: str) -> np.dtype:
     raise TypeError(f"{name} must be a real numeric array, got dtype {dtype}")
 
 
+def with_grad(grad, x, name: str = "x", grad_shape=None):
+    """(x, grad) as arrays with grad's shape checked (default: x's), and the (compute, result) dtypes of a
+    backward: float16 only when both are float16."""
+    xa = as_array(x, name)
+    ga = as_array(grad, "grad")
+    want = xa.shape if grad_shape is None else grad_shape(xa.shape)
+    if ga.shape != want:
+        raise ValueError(f"grad has shape {ga.shape} but {name} has shape {xa.shape}; grad must have shape {want}")
+    work = np.promote_types(compute_dtype(xa.dtype, name), compute_dtype(ga.dtype, "grad"))
+    final = np.dtype(np.float16) if xa.dtype == ga.dtype == np.float16 else work
+    return xa, ga, work, final
+
+
 def result_dtype(dtype: np.dtype) -> np.dtype:
     return np.dtype(np.float16) if dtype == np.float16 else compute_dtype(dtype, "x")
 

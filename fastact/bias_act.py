@@ -75,13 +75,9 @@ def bias_act_backward(grad, x, bias, act: str = "relu", *, out: np.ndarray | Non
         from .gpu import bias_act_backward as gpu_backward
 
         return gpu_backward(decl, grad, x, bias, out, values)
-    xa, b, work = _prepare(x, bias)
-    ga = A.as_array(grad, "grad")
-    if ga.shape != xa.shape:
-        raise ValueError(f"grad has shape {ga.shape} but x has shape {xa.shape}; they must match")
-    work = np.promote_types(work, A.compute_dtype(ga.dtype, "grad"))
+    _, b, _ = _prepare(x, bias)
+    xa, ga, work, final = A.with_grad(grad, x)
     b = b.astype(work, copy=False)
-    final = np.dtype(np.float16) if xa.dtype == ga.dtype == np.float16 else work
     if out is not None:
         A.check_out(out, xa.shape, final)
     xc = np.ascontiguousarray(xa, dtype=work)

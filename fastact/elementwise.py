@@ -70,12 +70,7 @@ def run_backward(public: str, grad, x, out=None, device="auto", **params):
         from .gpu import elementwise_backward
 
         return elementwise_backward(decl, grad, x, out, values)
-    xa = A.as_array(x, "x")
-    ga = A.as_array(grad, "grad")
-    if ga.shape != xa.shape:
-        raise ValueError(f"grad has shape {ga.shape} but x has shape {xa.shape}; they must match")
-    work = np.promote_types(A.compute_dtype(xa.dtype, "x"), A.compute_dtype(ga.dtype, "grad"))
-    final = np.dtype(np.float16) if xa.dtype == ga.dtype == np.float16 else work
+    xa, ga, work, final = A.with_grad(grad, x)
     if out is not None:
         A.check_out(out, xa.shape, final)
     xc = A.contiguous(xa, work)

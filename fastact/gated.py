@@ -73,14 +73,8 @@ def gated_backward(name: str, grad, x, out=None, device="auto", approximate=None
         from .gpu import gated_backward as gpu_backward
 
         return gpu_backward(a, b, grad, x, out)
-    xa = A.as_array(x, "x")
-    ga = A.as_array(grad, "grad")
-    h = _halves(xa, name)
-    if ga.shape != xa.shape[:-1] + (h,):
-        raise ValueError(f"grad must have x's shape with the last axis halved, {xa.shape[:-1] + (h,)}, "
-                         f"got {ga.shape}")
-    work = np.promote_types(A.compute_dtype(xa.dtype, "x"), A.compute_dtype(ga.dtype, "grad"))
-    final = np.dtype(np.float16) if xa.dtype == ga.dtype == np.float16 else work
+    _halves(A.as_array(x, "x"), name)
+    xa, ga, work, final = A.with_grad(grad, x, grad_shape=lambda shape: shape[:-1] + (shape[-1] // 2,))
     if out is not None:
         A.check_out(out, xa.shape, final)
     xc = np.ascontiguousarray(xa, dtype=work)

@@ -87,10 +87,7 @@ def prelu_backward(grad, x, weight, *, device: str = "auto") -> tuple[np.ndarray
 
         return gpu_prelu_backward(grad, x, weight)
     xa, wa, xc, w, work, shape3 = _prepare(x, weight)
-    ga = A.as_array(grad, "grad")
-    if ga.shape != xa.shape:
-        raise ValueError(f"grad has shape {ga.shape} but x has shape {xa.shape}; they must match")
-    work = np.promote_types(work, A.compute_dtype(ga.dtype, "grad"))
+    _, ga, work, final = A.with_grad(grad, x)
     xc = xc.astype(work, copy=False)
     w = w.astype(work, copy=False)
     gc = np.ascontiguousarray(ga, dtype=work)
@@ -100,5 +97,4 @@ def prelu_backward(grad, x, weight, *, device: str = "auto") -> tuple[np.ndarray
         _backward(gc.reshape(shape3), xc.reshape(shape3), w, dx.reshape(shape3), partial)
     dw = partial.sum(axis=0)
     dw = np.array([dw.sum()]) if wa.size == 1 else dw
-    final = np.float16 if xa.dtype == ga.dtype == np.float16 else work
     return dx.astype(final, copy=False), dw.reshape(wa.shape).astype(work)

@@ -92,13 +92,8 @@ def _backward_api(grad, y, axis, out, device, log):
         from .gpu import softmax_backward as gpu_backward
 
         return gpu_backward(grad, y, axis, out, log)
-    ya = A.as_array(y, "y")
-    ga = A.as_array(grad, "grad")
-    if ga.shape != ya.shape:
-        raise ValueError(f"grad has shape {ga.shape} but y has shape {ya.shape}; they must match")
+    ya, ga, work, final = A.with_grad(grad, y, "y")
     ax = _axis(axis, ya.ndim)
-    work = np.promote_types(A.compute_dtype(ya.dtype, "y"), A.compute_dtype(ga.dtype, "grad"))
-    final = np.dtype(np.float16) if ya.dtype == ga.dtype == np.float16 else work
     if out is not None:
         A.check_out(out, ya.shape, final)
     shape = ya.shape or (1,)
