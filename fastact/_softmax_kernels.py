@@ -155,6 +155,14 @@ def _short_block(x, out, n, scale, log):
             out[k] = out[k] * rep[k]
 
 
+@cpu_jit
+def _chunk(c, chunks, n):
+    """(row, start, stop) of chunk c when each row of n elements is cut in `chunks` chunks of SPLIT_CHUNK."""
+    r = c // chunks
+    lo = r * n + (c - r * chunks) * SPLIT_CHUNK
+    return r, lo, min(lo + SPLIT_CHUNK, r * n + n)
+
+
 @cpu_jit(parallel=True)
 def forward_split(x, out, n, scale, log):
     """Like forward_rows, for few long rows: each row in chunks of SPLIT_CHUNK spread over the threads."""
@@ -163,9 +171,7 @@ def forward_split(x, out, n, scale, log):
     ms = np.empty(rows * chunks, x.dtype)
     ss = np.empty(rows * chunks, np.float64)
     for c in prange(rows * chunks):
-        r = c // chunks
-        lo = r * n + (c - r * chunks) * SPLIT_CHUNK
-        hi = min(lo + SPLIT_CHUNK, r * n + n)
+        r, lo, hi = _chunk(c, chunks, n)
         ms[c] = _max_scaled(x[lo:hi], scale)
         ss[c] = _sum_exp(x[lo:hi], scale, ms[c])
     ml = np.empty(rows, x.dtype)  # per row: max
@@ -180,9 +186,7 @@ def forward_split(x, out, n, scale, log):
         ml[r] = m
         fl[r] = K(scale, _log(s)) if log else K(scale, 1.0 / s)
     for c in prange(rows * chunks):
-        r = c // chunks
-        lo = r * n + (c - r * chunks) * SPLIT_CHUNK
-        hi = min(lo + SPLIT_CHUNK, r * n + n)
+        r, lo, hi = _chunk(c, chunks, n)
         if log:
             _write_shifted(x[lo:hi], out[lo:hi], scale, ml[r], fl[r])
         else:
@@ -352,9 +356,7 @@ def backward_split(g, y, out, n, log):
     chunks = (n + SPLIT_CHUNK - 1) // SPLIT_CHUNK
     parts = np.empty(rows * chunks, np.float64)
     for c in prange(rows * chunks):
-        r = c // chunks
-        lo = r * n + (c - r * chunks) * SPLIT_CHUNK
-        hi = min(lo + SPLIT_CHUNK, r * n + n)
+        r, lo, hi = _chunk(c, chunks, n)
         parts[c] = _total(g[lo:hi]) if log else _dot(g[lo:hi], y[lo:hi])
     sums = np.zeros(rows, y.dtype)
     for r in range(rows):
@@ -363,9 +365,7 @@ def backward_split(g, y, out, n, log):
             s += parts[c]
         sums[r] = K(y[0], s)
     for c in prange(rows * chunks):
-        r = c // chunks
-        lo = r * n + (c - r * chunks) * SPLIT_CHUNK
-        hi = min(lo + SPLIT_CHUNK, r * n + n)
+        r, lo, hi = _chunk(c, chunks, n)
         _write_backward(g[lo:hi], y[lo:hi], out[lo:hi], sums[r], log)
 
 
