@@ -15,12 +15,6 @@ def _sig(x):
     return 1 / (1 + np.exp(-x))
 
 
-def _gelu_np(x):
-    from math import erf, sqrt
-
-    return 0.5 * x * (1 + np.vectorize(lambda v: erf(v / sqrt(2)), otypes=[x.dtype])(x))
-
-
 # The NumPy expression a user would write for each activation (forward, backward), in the input's dtype.
 NUMPY = {
     "identity": (lambda x: x.copy(), lambda g, x: g.copy()),
@@ -144,13 +138,6 @@ def paired_best(fn, reference, repeat: int) -> tuple[float, float]:
     return best_fn, best_ref
 
 
-def copy_bandwidth(n: int, dtype, repeat: int) -> float:
-    """Bytes per second of a multi-threaded array copy (read n + write n) in this process."""
-    a = np.random.default_rng(0).standard_normal(n).astype(dtype)
-    b = np.empty_like(a)
-    return 2 * a.nbytes / best_time(lambda: fastact.identity(a, out=b), repeat)
-
-
 @dataclass
 class Case:
     """One timed operation: fastact with out= (for the bandwidth fraction) and allocating (against the others)."""
@@ -230,9 +217,9 @@ def softmax_cases(n, dtype):
                    lambda g=g, y=y, a=axis: y * (g - (g * y).sum(axis=a, keepdims=True)), bwd)
 
 
-# (label, fastact act name, its parameters, NUMPY/torch/jax table name)
-BIAS_ACTS = [("relu", "relu", {}, "relu"), ("gelu", "gelu", {}, None), ("gelu tanh", "gelu", {"approximate": "tanh"}, "gelu"),
-             ("silu", "silu", {}, "silu")]
+# (label, fastact act name, its parameters)
+BIAS_ACTS = [("relu", "relu", {}), ("gelu", "gelu", {}), ("gelu tanh", "gelu", {"approximate": "tanh"}),
+             ("silu", "silu", {})]
 
 
 def _torch_bias(name, params):
@@ -261,8 +248,6 @@ def _jax_bias(name, params):
 
 
 def _np_bias(name, params):
-    from math import sqrt
-
     def gelu_exact(z):
         from .reference import gelu
 
@@ -277,7 +262,6 @@ def _np_bias(name, params):
         f, d = gelu_exact, gelu_exact_d
     else:
         f, d = NUMPY[name]
-    del sqrt
     return (lambda x, b: f(x + b)), (lambda g, x, b: (lambda dz: (dz, dz.sum(axis=0)))(d(g, x + b)))
 
 
@@ -296,7 +280,7 @@ def bias_act_cases(n, dtype):
     x, g = _data((n // 1024, 1024), dtype)
     b = (np.random.default_rng(5).standard_normal(1024)).astype(dtype)
     out = np.empty_like(x)
-    for label, name, params, _ in BIAS_ACTS:
+    for label, name, params in BIAS_ACTS:
         np_f, np_b = _np_bias(name, params)
         libs = _with_libraries({"torch": _torch_bias, "jax": _jax_bias}, name, params)
         fwd, bwd = {}, {}
@@ -324,7 +308,7 @@ def _converter(lib):
     return jax.device_put
 
 
-# (label, fastact function, its parameters, formula of (a, b) for the baselines: name of a's activation, b gated)
+# (label, fastact function, its parameters)
 GATED_UNITS = [("glu", "glu", {}), ("swiglu", "swiglu", {}), ("geglu", "geglu", {}),
                ("geglu tanh", "geglu", {"approximate": "tanh"})]
 
