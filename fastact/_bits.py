@@ -20,27 +20,43 @@ def _int(width, v):
 
 
 @intrinsic
-def scale_by_shifted(typingctx, p, k):
-    """p·2^n where k = n + 1.5·2^mantissa_bits (the rounding trick of exp's range reduction).
+def scale_by_shifted(typingctx, p, k, high):
+    """p·2^n where k = n + 1.5·2^mantissa_bits (the rounding trick of exp's range reduction), with one power of
+    two built from k's bits.
 
-    2^n is applied as two factors 2^(n//2)·2^(n - n//2), so n may run a little past the exponent range at
-    either end (results near overflow or in the subnormal range come out right).
+    high selects the form, so that one factor covers the range: True: 2^(n - 1)·2, for -bias + 2 <= n <= bias + 1
+    (up to one past the top exponent); False: 2^(n + m + 1)·2^-(m + 1) (m mantissa bits), for n <= bias - m - 2
+    (103 for float32, 970 for float64) down through the subnormal range, rounding once at the end. Where high
+    is a known constant after optimisation (e.g. the sign of -|x|), the selects fold away.
     """
-    if p not in _LAYOUT or k != p:
+    if p not in _LAYOUT or k != p or not isinstance(high, types.Boolean):
         return None
-    width, mant, bias, shift_bits, _ = _LAYOUT[p]
+    width, mant, bias, _, _ = _LAYOUT[p]
 
     def codegen(context, builder, sig, args):
-        ity = ir.IntType(width)
-        pv, kv = args
-        n = builder.sub(builder.bitcast(kv, ity), _int(width, shift_bits))
-        n1 = builder.ashr(n, _int(width, 1))
-        n2 = builder.sub(n, n1)
-        s1 = builder.bitcast(builder.shl(builder.add(n1, _int(width, bias)), _int(width, mant)), pv.type)
-        s2 = builder.bitcast(builder.shl(builder.add(n2, _int(width, bias)), _int(width, mant)), pv.type)
-        return builder.fmul(builder.fmul(pv, s1), s2)
+        pv, kv, hv = args
+        n_bits = builder.shl(builder.bitcast(kv, ir.IntType(width)), _int(width, mant))  # n·2^m: k's top bits drop
+        offset = builder.select(hv, _int(width, (bias - 1) << mant), _int(width, (bias + mant + 1) << mant))
+        s = builder.bitcast(builder.add(n_bits, offset), pv.type)
+        f = builder.select(hv, ir.Constant(pv.type, 2.0), ir.Constant(pv.type, 2.0 ** -(mant + 1)))
+        return builder.fmul(builder.fmul(pv, s), f)
 
-    return p(p, k), codegen
+    return p(p, k, high), codegen
+
+
+@intrinsic
+def pow2_shifted(typingctx, k):
+    """2^n where k = n + 1.5·2^mantissa_bits, for n in the normal exponent range (-bias < n <= bias)."""
+    if k not in _LAYOUT:
+        return None
+    width, mant, bias, _, _ = _LAYOUT[k]
+
+    def codegen(context, builder, sig, args):
+        n_bits = builder.shl(builder.bitcast(args[0], ir.IntType(width)), _int(width, mant))
+        e = builder.add(n_bits, _int(width, bias << mant))
+        return builder.bitcast(e, args[0].type)
+
+    return k(k), codegen
 
 
 def _split_codegen(want_exponent, u):

@@ -31,6 +31,13 @@ SHORT_BLOCK = 4096  # elements per block of short rows
 SPLIT_CHUNK = 16384  # elements of a row handled by one task in the split layout (fits in L2)
 
 
+@_inline_jit
+def _exp_shifted(v):
+    """e^v for v = x·scale - (row max) <= 0, or NaN: written e^(-|v|), whose sign the compiler can see, so that
+    exp's code for positive arguments drops out."""
+    return exp(-abs(v))
+
+
 @_reduce_jit
 def _max_scaled(x, scale):
     """max of x·scale (a positive NaN wins; -inf for an empty x)."""
@@ -48,7 +55,7 @@ def _sum_exp(x, scale, m):
         xs = x[lo:lo + PARTIAL]
         p = K(scale, 0.0)
         for j in range(xs.size):
-            p += exp(xs[j] * scale - m)
+            p += _exp_shifted(xs[j] * scale - m)
         s += np.float64(p)
     return s
 
@@ -61,7 +68,7 @@ def _sum_exp_store(x, out, scale, m):
         xs, os = x[lo:lo + PARTIAL], out[lo:lo + PARTIAL]
         p = K(scale, 0.0)
         for j in range(xs.size):
-            e = exp(xs[j] * scale - m)
+            e = _exp_shifted(xs[j] * scale - m)
             os[j] = e
             p += e
         s += np.float64(p)
@@ -77,7 +84,7 @@ def _scale_by(out, f):
 @cpu_jit
 def _write_exp(x, out, scale, m, f):
     for j in range(x.size):
-        out[j] = exp(x[j] * scale - m) * f
+        out[j] = _exp_shifted(x[j] * scale - m) * f
 
 
 @cpu_jit
@@ -132,7 +139,7 @@ def _short_block(x, out, n, scale, log):
         for j in range(r * n, r * n + n):
             rep[j] = m
     for k in range(x.size):
-        e[k] = exp(x[k] * scale - rep[k])
+        e[k] = _exp_shifted(x[k] * scale - rep[k])
     if log:
         for r in range(rows):
             s = 0.0
@@ -181,7 +188,7 @@ def forward_split(x, out, n, scale, log):
         s = 0.0
         for c in range(r * chunks, r * chunks + chunks):
             # a chunk whose max is -inf adds nothing (all its terms are 0), unless the whole row is -inf
-            s += ss[c] * np.float64(exp(ms[c] - m)) if ms[c] != -np.inf else 0.0
+            s += ss[c] * np.float64(_exp_shifted(ms[c] - m)) if ms[c] != -np.inf else 0.0
         s = s if m != -np.inf else np.nan
         ml[r] = m
         fl[r] = K(scale, _log(s)) if log else K(scale, 1.0 / s)
@@ -234,7 +241,7 @@ def _max_into(xs, mi, scale):
 def _sum_store_into(xs, os, m, s, scale):
     # two loops: one loop touching four arrays needs too many run-time alias checks to be vectorized
     for i in range(xs.size):
-        os[i] = exp(xs[i] * scale - m[i])
+        os[i] = _exp_shifted(xs[i] * scale - m[i])
     for i in range(xs.size):
         s[i] += np.float64(os[i])
 
@@ -268,7 +275,7 @@ def _masked_row(x, keep, out, scale, log):
     mf = unordered(m)
     s = 0.0
     for j in range(x.size):
-        e = np.float64(exp(x[j] * scale - mf))
+        e = np.float64(_exp_shifted(x[j] * scale - mf))
         s += e if keep[j] else 0.0
     empty = s == 0.0 and mf == -np.inf
     c = K(scale, _log(s))
@@ -278,7 +285,7 @@ def _masked_row(x, keep, out, scale, log):
         if log:
             out[j] = (z - mf) - c if keep[j] and not empty else K(scale, -np.inf)
         else:
-            out[j] = exp(z - mf) * f if keep[j] and not empty else K(scale, 0.0)
+            out[j] = _exp_shifted(z - mf) * f if keep[j] and not empty else K(scale, 0.0)
 
 
 # ---------------------------------------------------------------------------------------------------- backward
@@ -417,7 +424,7 @@ from numba import prange
 from fastact._bits import ordered, unordered
 from fastact._jit import cpu_jit
 from fastact._scalar import K
-from fastact._softmax_kernels import SHORT_BLOCK, _log
+from fastact._softmax_kernels import SHORT_BLOCK, _exp_shifted, _log
 from fastact.vecmath import exp
 
 N = {n}
@@ -437,7 +444,7 @@ def _forward_block(x, out, scale, log):
         m[r] = unordered(mi)
     for r in range(rows):
         for j in range(N):
-            e[r * N + j] = exp(x[r * N + j] * scale - m[r])
+            e[r * N + j] = _exp_shifted(x[r * N + j] * scale - m[r])
     for r in range(rows):
         s = 0.0
         for j in range(N):

@@ -15,7 +15,7 @@ from typing import Callable
 
 from ._jit import cpu_jit
 from ._scalar import K
-from .vecmath import exp, expm1, log1p, norm_cdf, norm_pdf, tanh
+from .vecmath import exp, expm1, log1p_unit, norm_cdf, norm_pdf, tanh
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
@@ -294,7 +294,7 @@ declare(mish, mish_d, "y = x·tanh(softplus(x))",
 
 def softplus(x, beta=1.0, threshold=20.0):
     z = beta * x
-    y = ((z if z > K(x, 0.0) else K(x, 0.0)) + log1p(exp(-abs(z)))) / beta
+    y = ((z if z > K(x, 0.0) else K(x, 0.0)) + log1p_unit(exp(-abs(z)))) * (K(x, 1.0) / beta)  # hoisted
     return x if z > threshold else y
 
 
@@ -358,7 +358,7 @@ declare(hardswish, hardswish_d, "y = x·min(max(x + 3, 0), 6)/6",
 
 def logsigmoid(x):
     m = x if x < K(x, 0.0) else K(x, 0.0)
-    return m - log1p(exp(-abs(x)))
+    return m - log1p_unit(exp(-abs(x)))
 
 
 def logsigmoid_d(x):

@@ -7,6 +7,7 @@ from typing import Callable
 import numpy as np
 
 from . import _arrays as A
+from . import _threads as T
 from ._codegen import kernels
 from .declarations import REGISTRY, Declaration
 
@@ -58,9 +59,8 @@ def run_forward(public: str, x, out=None, device="auto", **params):
     dst = A.Output(out, xc, final, work, inputs=(xc,))
     xf = A.flat(xc)
     if xf.size:
-        ks = kernels(decl.key)
-        kern = ks.forward_parallel if A.parallel(xf.size) else ks.forward_serial
-        kern(xf, dst.flat, *(work.type(v) for v in values))
+        o, v = dst.flat, tuple(work.type(v) for v in values)
+        T.run(kernels(decl.key).forward_serial, xf.size, lambda lo, hi: (xf[lo:hi], o[lo:hi], *v))
     return dst.result()
 
 
@@ -77,9 +77,8 @@ def run_backward(public: str, grad, x, out=None, device="auto", **params):
     gc = A.contiguous(ga, work, like=xc)
     dst = A.Output(out, xc, final, work, inputs=(xc, gc))
     if xc.size:
-        ks = kernels(decl.key)
-        kern = ks.backward_parallel if A.parallel(xc.size) else ks.backward_serial
-        kern(A.flat(gc), A.flat(xc), dst.flat, *(work.type(v) for v in values))
+        g, xf, o, v = A.flat(gc), A.flat(xc), dst.flat, tuple(work.type(v) for v in values)
+        T.run(kernels(decl.key).backward_serial, xf.size, lambda lo, hi: (g[lo:hi], xf[lo:hi], o[lo:hi], *v))
     return dst.result()
 
 

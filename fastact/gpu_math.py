@@ -20,8 +20,8 @@ def _cuda_namespace():
         v = np.float64(x)
         return math.exp(-0.5 * v * v) * 0.3989422804014327
 
-    return {"exp": math.exp, "expm1": math.expm1, "log1p": math.log1p, "tanh": math.tanh, "erf": math.erf,
-            "erfc": math.erfc, "norm_cdf": norm_cdf, "norm_pdf": norm_pdf}
+    return {"exp": math.exp, "expm1": math.expm1, "log1p": math.log1p, "log1p_unit": math.log1p, "tanh": math.tanh,
+            "erf": math.erf, "erfc": math.erfc, "norm_cdf": norm_cdf, "norm_pdf": norm_pdf}
 
 
 _NS = None

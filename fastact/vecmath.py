@@ -7,9 +7,10 @@ vectorizes loops that call them. NaN propagates and ±inf give the mathematical 
 Each name is a plain Python function (NumPy semantics, usable from Python) that Numba's CPU target replaces by
 the float32 or float64 kernel for the argument's type. The CUDA backend binds the same names to CUDA's libdevice.
 
-Methods: exp/expm1 reduce x = n·ln2 + r (|r| <= ln2/2, Cody-Waite), evaluate a Taylor polynomial of r and
-scale by 2^n built from exponent bits. log1p reduces 1+x = 2^k·m (m in [√½, √2)) and uses the atanh series.
-tanh(x) = t/(t+2) with t = expm1(2x). norm_cdf/erfc use erfc(a) = exp(-a²)·erfcx(a) with erfcx a fitted
+Methods: exp/expm1 reduce x = n·ln2 + r (|r| <= ln2/2, Cody-Waite), evaluate a polynomial of r (Cephes'
+minimax for float32 exp, Taylor otherwise) and scale by one power of two built from exponent bits.
+log1p reduces 1+x = 2^k·m (m in [√½, √2)) and uses the atanh series; log1p_unit (x in [0, 1] only) is one
+polynomial. tanh(x) = t/(t+2) with t = expm1(2x). norm_cdf/erfc use erfc(a) = exp(-a²)·erfcx(a) with erfcx a fitted
 polynomial of z = (a-2)/(a+2) and a² split exactly with an FMA.
 """
 import math
@@ -18,7 +19,7 @@ import numpy as np
 from numba.core import types
 from numba.extending import overload
 
-from ._bits import fma, scale_by_shifted, split_exponent, split_mantissa
+from ._bits import fma, pow2_shifted, scale_by_shifted, split_exponent, split_mantissa
 from ._jit import JIT_OPTIONS, cpu_jit
 
 _inline_jit = cpu_jit(inline="always")
@@ -32,6 +33,9 @@ _NAN32, _NAN64 = f32(np.nan), f64(np.nan)
 _LOG2E32, _SHIFT32 = f32(1.4426950408889634), f32(12582912.0)  # 1.5·2^23: adding it rounds to an integer
 _LN2HI32, _LN2LO32 = f32(0.693359375), f32(-2.1219444005469057e-4)
 _E32 = tuple(f32(1.0 / math.factorial(i)) for i in range(9))
+# Cephes expf: e^r = 1 + r + r²·P(r) on |r| <= ln2/2, P minimax of degree 5 (within 1 ULP).
+_EXPP32 = tuple(f32(c) for c in (1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2,
+                                  1.6666665459e-1, 5.0000001201e-1))
 _LOG2E64, _SHIFT64 = f64(1.4426950408889634), f64(6755399441055744.0)  # 1.5·2^52
 _LN2HI64, _LN2LO64 = f64(6.93147180369123816490e-01), f64(1.90821492927058770002e-10)
 _E64 = tuple(f64(1.0 / math.factorial(i)) for i in range(16))
@@ -91,11 +95,20 @@ def _expm1_poly64(r):
 
 
 @_inline_jit
+def _exp_poly32(r):
+    c = _EXPP32
+    p = ((((c[0] * r + c[1]) * r + c[2]) * r + c[3]) * r + c[4]) * r + c[5]
+    return p * (r * r) + r + f32(1.0)
+
+
+# In exp, `high = xc > 0` picks the form of the scaling; for an argument such as -|x| it is known false and the
+# select folds away.
+@_inline_jit
 def _exp32(x):
     xc = f32(-104.0) if x < f32(-104.0) else x  # comparisons keep NaN
     xc = f32(89.0) if xc > f32(89.0) else xc
     r, k = _reduce32(xc)
-    return scale_by_shifted(_expm1_poly32(r) + f32(1.0), k)
+    return scale_by_shifted(_exp_poly32(r), k, xc > f32(0.0))
 
 
 @_inline_jit
@@ -103,32 +116,67 @@ def _exp64(x):
     xc = f64(-746.0) if x < f64(-746.0) else x
     xc = f64(710.0) if xc > f64(710.0) else xc
     r, k = _reduce64(xc)
-    return scale_by_shifted(_expm1_poly64(r) + f64(1.0), k)
+    return scale_by_shifted(_expm1_poly64(r) + f64(1.0), k, xc > f64(0.0))
+
+
+@_inline_jit
+def _exp_nonpos32(x):
+    xc = f32(-104.0) if x < f32(-104.0) else x
+    r, k = _reduce32(xc)
+    return scale_by_shifted(_exp_poly32(r), k, False)
+
+
+@_inline_jit
+def _exp_nonpos64(x):
+    xc = f64(-746.0) if x < f64(-746.0) else x
+    r, k = _reduce64(xc)
+    return scale_by_shifted(_expm1_poly64(r) + f64(1.0), k, False)
+
+
+@_inline_jit
+def _expm1_parts32(xc):
+    """For x in [-18, 89]: e^x - 1 in the form 2^n·(e^r - 1) + (2^n - 1), exact scaling while n <= 127 (x < 88),
+    and e^r - 1 and k for the form 2^n·e^r."""
+    r, k = _reduce32(xc)
+    u = _expm1_poly32(r)
+    s = pow2_shifted(k)
+    return s * u + (s - f32(1.0)), u, k
+
+
+@_inline_jit
+def _expm1_small32(x):
+    """e^x - 1 for x in [-18, 20], no clamping."""
+    return _expm1_parts32(x)[0]
 
 
 @_inline_jit
 def _expm1_32(x):
     xc = f32(-18.0) if x < f32(-18.0) else x  # expm1(-18) rounds to -1
     xc = f32(89.0) if xc > f32(89.0) else xc
-    r, k = _reduce32(xc)
-    u = _expm1_poly32(r)
-    s = scale_by_shifted(f32(1.0), k)  # exact while small is the one selected
-    small = s * u + (s - f32(1.0))
-    big = scale_by_shifted(u + f32(1.0), k)
-    y = big if xc > f32(20.0) else small
+    small, u, k = _expm1_parts32(xc)
+    y = scale_by_shifted(u + f32(1.0), k, True) if xc > f32(20.0) else small  # e^20 - 1 rounds to e^20
     return x if x == f32(0.0) else y  # keeps the sign of zero
+
+
+@_inline_jit
+def _expm1_parts64(xc):
+    r, k = _reduce64(xc)
+    u = _expm1_poly64(r)
+    s = pow2_shifted(k)
+    return s * u + (s - f64(1.0)), u, k
+
+
+@_inline_jit
+def _expm1_small64(x):
+    return _expm1_parts64(x)[0]
 
 
 @_inline_jit
 def _expm1_64(x):
     xc = f64(-38.0) if x < f64(-38.0) else x
     xc = f64(710.0) if xc > f64(710.0) else xc
-    r, k = _reduce64(xc)
-    u = _expm1_poly64(r)
-    s = scale_by_shifted(f64(1.0), k)  # exact while small is the one selected
-    small = s * u + (s - f64(1.0))
-    big = scale_by_shifted(u + f64(1.0), k)
-    y = big if xc > f64(40.0) else small
+    small, u, k = _expm1_parts64(xc)
+    y = scale_by_shifted(u + f64(1.0), k, True) if xc > f64(40.0) else small
     return x if x == f64(0.0) else y
 
 
@@ -176,12 +224,39 @@ def _log1p64(x):
     return x if abs(x) < f64(2.0**-53) else y
 
 
+# ln(1 + x) for x in [0, 1] (softplus's log(1 + e^-|x|)) as x + x²·P(x): no reduction and no division. P of
+# degree 8 from a Chebyshev fit of ln(1 + x)/x on [0, 1] (fit error 5e-9 relative; 1.25 ULP in float32).
+_LOG1P_UNIT32 = tuple(f32(c) for c in (
+    -0.49999892648059774, 0.33329710498853826, -0.2495161626235586, 0.19663274254953592, -0.15269667068616236,
+    0.10543623786591605, -0.05637361274985501, 0.01954252722124491, -0.003176057010151567))
+
+
+@_inline_jit
+def _log1p_unit32(x):
+    c = _LOG1P_UNIT32
+    p = c[8]
+    p = p * x + c[7]
+    p = p * x + c[6]
+    p = p * x + c[5]
+    p = p * x + c[4]
+    p = p * x + c[3]
+    p = p * x + c[2]
+    p = p * x + c[1]
+    p = p * x + c[0]
+    return x + (x * x) * p
+
+
+@_inline_jit
+def _log1p_unit64(x):
+    return _log1p64(x)
+
+
 # ---------------------------------------------------------------------------------------------------- tanh
 @_inline_jit
 def _tanh32(x):
     a = abs(x)
     a = f32(9.0) if a > f32(9.0) else a  # tanh(9) rounds to 1
-    t = _expm1_32(a + a)
+    t = _expm1_small32(a + a)
     y = t / (t + f32(2.0))  # on a >= 0 the quotient does not amplify the error of t
     y = -y if x < f32(0.0) else y
     return x if a < f32(2.0**-12) else y
@@ -191,7 +266,7 @@ def _tanh32(x):
 def _tanh64(x):
     a = abs(x)
     a = f64(20.0) if a > f64(20.0) else a
-    t = _expm1_64(a + a)
+    t = _expm1_small64(a + a)
     y = t / (t + f64(2.0))
     y = -y if x < f64(0.0) else y
     return x if a < f64(2.0**-27) else y
@@ -244,7 +319,7 @@ def _exp_neg_sq32(a, half):
     a = f32(20.0) if a > f32(20.0) else a  # exp(-200) is 0 in float32; keeps hi and lo finite
     hi = a * a
     lo = fma(a, a, -hi)
-    return f64(_exp32(-hi * half)) * (f64(1.0) - f64(lo) * f64(half))
+    return f64(_exp_nonpos32(-hi * half)) * (f64(1.0) - f64(lo) * f64(half))
 
 
 @_inline_jit
@@ -322,7 +397,7 @@ def _norm_pdf64(x):
     x = f64(40.0) if x > f64(40.0) else x  # φ(40) is 0 in float64; keeps hi and lo finite
     hi = x * x
     lo = fma(x, x, -hi)
-    return _INV_SQRT_2PI_64 * _exp64(f64(-0.5) * hi) * (f64(1.0) - f64(0.5) * lo)
+    return _INV_SQRT_2PI_64 * _exp_nonpos64(f64(-0.5) * hi) * (f64(1.0) - f64(0.5) * lo)
 
 
 # ---------------------------------------------------------------------------------------------------- public names
@@ -361,6 +436,8 @@ def _typed(name, doc, impl32, impl64, python_impl, inline="never"):
 exp = _typed("exp", "e^x.", _exp32, _exp64, np.exp)
 expm1 = _typed("expm1", "e^x - 1, accurate near 0.", _expm1_32, _expm1_64, np.expm1)
 log1p = _typed("log1p", "ln(1 + x), accurate near 0.", _log1p32, _log1p64, np.log1p)
+log1p_unit = _typed("log1p_unit", "ln(1 + x) for 0 <= x <= 1, as in softplus's ln(1 + e^-|x|); other x are "
+                    "outside its domain.", _log1p_unit32, _log1p_unit64, np.log1p)
 tanh = _typed("tanh", "Hyperbolic tangent.", _tanh32, _tanh64, np.tanh)
 erf = _typed("erf", "Error function 2/√π ∫₀ˣ e^(-t²) dt.", _erf32, _erf64, _erf_np, inline="always")
 erfc = _typed("erfc", "1 - erf(x), accurate for large x.", _erfc32, _erfc64, _erfc_np, inline="always")
@@ -369,5 +446,5 @@ norm_cdf = _typed("norm_cdf", "Φ(x) = ½·erfc(-x/√2), relative accuracy in b
 norm_pdf = _typed("norm_pdf", "φ(x) = e^(-x²/2)/√(2π).", _norm_pdf32, _norm_pdf64,
                   lambda x: np.exp(-0.5 * np.square(x)) / math.sqrt(2 * math.pi), inline="always")
 
-MATH_FUNCTIONS = {"exp": exp, "expm1": expm1, "log1p": log1p, "tanh": tanh, "erf": erf, "erfc": erfc,
-                  "norm_cdf": norm_cdf, "norm_pdf": norm_pdf}
+MATH_FUNCTIONS = {"exp": exp, "expm1": expm1, "log1p": log1p, "log1p_unit": log1p_unit, "tanh": tanh,
+                  "erf": erf, "erfc": erfc, "norm_cdf": norm_cdf, "norm_pdf": norm_pdf}
