@@ -16,6 +16,7 @@ from numba import prange
 
 from ._bits import ordered, unordered
 from ._jit import FASTMATH_REDUCE, cpu_jit
+from ._parallel import CHUNK, call_noinline, chunk, chunks
 from ._scalar import K
 from .vecmath import exp, log1p
 
@@ -99,11 +100,10 @@ def _log(s):
     return log1p(s - 1.0)
 
 
-@cpu_jit(parallel=True)
-def forward_rows(x, out, n, scale, log):
-    """x, out: flat C-contiguous arrays holding rows of length n."""
-    for r in prange(x.size // n):
-        lo, hi = r * n, r * n + n
+@cpu_jit
+def _rows_block(x, out, n, scale, log):
+    for lo in range(0, x.size, n):
+        hi = lo + n
         m = _max_scaled(x[lo:hi], scale)
         if log:
             s = _sum_exp(x[lo:hi], scale, m)
@@ -113,6 +113,16 @@ def forward_rows(x, out, n, scale, log):
             _scale_by(out[lo:hi], K(scale, 1.0 / s))
 
 
+# Parallel kernels call their serial work through call_noinline (see fastact._parallel).
+@cpu_jit(parallel=True)
+def forward_rows(x, out, n, scale, log):
+    """x, out: flat C-contiguous arrays holding rows of length n; blocks of rows per task."""
+    rows, per = x.size // n, max(1, CHUNK // n)
+    for c in prange(chunks(rows, per)):
+        lo, hi = chunk(c, rows, per)
+        call_noinline(_rows_block, (x[lo * n:hi * n], out[lo * n:hi * n], n, scale, log))
+
+
 @cpu_jit(parallel=True)
 def forward_short(x, out, n, scale, log):
     """forward_rows for short rows (n <= SHORT_ROW): blocks of rows, each pass a flat loop over the block."""
@@ -120,7 +130,7 @@ def forward_short(x, out, n, scale, log):
     per = max(1, SHORT_BLOCK // n)
     for b in prange((rows + per - 1) // per):
         lo, hi = b * per * n, min(rows, b * per + per) * n
-        _short_block(x[lo:hi], out[lo:hi], n, scale, log)
+        call_noinline(_short_block, (x[lo:hi], out[lo:hi], n, scale, log))
 
 
 @cpu_jit
@@ -178,9 +188,7 @@ def forward_split(x, out, n, scale, log):
     ms = np.empty(rows * chunks, x.dtype)
     ss = np.empty(rows * chunks, np.float64)
     for c in prange(rows * chunks):
-        r, lo, hi = _chunk(c, chunks, n)
-        ms[c] = _max_scaled(x[lo:hi], scale)
-        ss[c] = _sum_exp(x[lo:hi], scale, ms[c])
+        call_noinline(_chunk_stats, (x, ms, ss, c, chunks, n, scale))
     ml = np.empty(rows, x.dtype)  # per row: max
     fl = np.empty(rows, x.dtype)  # per row: 1/Σ (softmax) or log-sum-exp (log-softmax)
     for r in range(rows):
@@ -193,11 +201,23 @@ def forward_split(x, out, n, scale, log):
         ml[r] = m
         fl[r] = K(scale, _log(s)) if log else K(scale, 1.0 / s)
     for c in prange(rows * chunks):
-        r, lo, hi = _chunk(c, chunks, n)
-        if log:
-            _write_shifted(x[lo:hi], out[lo:hi], scale, ml[r], fl[r])
-        else:
-            _write_exp(x[lo:hi], out[lo:hi], scale, ml[r], fl[r])
+        call_noinline(_chunk_write, (x, out, ml, fl, c, chunks, n, scale, log))
+
+
+@cpu_jit
+def _chunk_stats(x, ms, ss, c, chunks, n, scale):
+    r, lo, hi = _chunk(c, chunks, n)
+    ms[c] = _max_scaled(x[lo:hi], scale)
+    ss[c] = _sum_exp(x[lo:hi], scale, ms[c])
+
+
+@cpu_jit
+def _chunk_write(x, out, ml, fl, c, chunks, n, scale, log):
+    r, lo, hi = _chunk(c, chunks, n)
+    if log:
+        _write_shifted(x[lo:hi], out[lo:hi], scale, ml[r], fl[r])
+    else:
+        _write_exp(x[lo:hi], out[lo:hi], scale, ml[r], fl[r])
 
 
 @cpu_jit(parallel=True)
@@ -206,26 +226,33 @@ def forward_strided(x, out, scale, log, block):
     outer, n, inner = x.shape
     blocks = (inner + block - 1) // block
     for task in prange(outer * blocks):
-        o = task // blocks
-        lo = (task - o * blocks) * block
-        w = min(block, inner - lo)
-        mi = np.full(w, ordered(K(scale, -np.inf)))
-        for j in range(n):
-            _max_into(x[o, j, lo:lo + w], mi, scale)
-        m = np.empty(w, x.dtype)
-        for i in range(w):
-            m[i] = unordered(mi[i])
-        s = np.zeros(w, np.float64)
-        for j in range(n):
-            _sum_store_into(x[o, j, lo:lo + w], out[o, j, lo:lo + w], m, s, scale)
-        f = np.empty(w, x.dtype)
-        for i in range(w):
-            f[i] = K(scale, _log(s[i])) if log else K(scale, 1.0 / s[i])
-        for j in range(n):
-            if log:
-                _write_shifted_vec(x[o, j, lo:lo + w], out[o, j, lo:lo + w], scale, m, f)
-            else:
-                _scale_vec(out[o, j, lo:lo + w], f)
+        call_noinline(_strided_task, (x, out, scale, log, block, task))
+
+
+@cpu_jit
+def _strided_task(x, out, scale, log, block, task):
+    outer, n, inner = x.shape
+    blocks = (inner + block - 1) // block
+    o = task // blocks
+    lo = (task - o * blocks) * block
+    w = min(block, inner - lo)
+    mi = np.full(w, ordered(K(scale, -np.inf)))
+    for j in range(n):
+        _max_into(x[o, j, lo:lo + w], mi, scale)
+    m = np.empty(w, x.dtype)
+    for i in range(w):
+        m[i] = unordered(mi[i])
+    s = np.zeros(w, np.float64)
+    for j in range(n):
+        _sum_store_into(x[o, j, lo:lo + w], out[o, j, lo:lo + w], m, s, scale)
+    f = np.empty(w, x.dtype)
+    for i in range(w):
+        f[i] = K(scale, _log(s[i])) if log else K(scale, 1.0 / s[i])
+    for j in range(n):
+        if log:
+            _write_shifted_vec(x[o, j, lo:lo + w], out[o, j, lo:lo + w], scale, m, f)
+        else:
+            _scale_vec(out[o, j, lo:lo + w], f)
 
 
 @_inline_jit
@@ -263,7 +290,7 @@ def forward_masked(x, keep, out, n, scale, log):
     """forward_rows with keep (same shape as x, True = keep): masked terms are 0 (log: -inf), and a fully masked
     row gives all zeros (log: all -inf)."""
     for r in prange(x.size // n):
-        _masked_row(x[r * n:r * n + n], keep[r * n:r * n + n], out[r * n:r * n + n], scale, log)
+        call_noinline(_masked_row, (x[r * n:r * n + n], keep[r * n:r * n + n], out[r * n:r * n + n], scale, log))
 
 
 @cpu_jit
@@ -323,13 +350,21 @@ def _write_backward(g, y, out, s, log):
             out[j] = y[j] * (g[j] - s)
 
 
+@cpu_jit
+def _backward_rows_block(g, y, out, n, log):
+    for lo in range(0, y.size, n):
+        hi = lo + n
+        s = _total(g[lo:hi]) if log else _dot(g[lo:hi], y[lo:hi])
+        _write_backward(g[lo:hi], y[lo:hi], out[lo:hi], K(y[lo], s), log)
+
+
 @cpu_jit(parallel=True)
 def backward_rows(g, y, out, n, log):
     """dx = y·(g - Σ g·y) (softmax) or g - e^y·Σ g (log-softmax), rows of length n."""
-    for r in prange(y.size // n):
-        lo, hi = r * n, r * n + n
-        s = _total(g[lo:hi]) if log else _dot(g[lo:hi], y[lo:hi])
-        _write_backward(g[lo:hi], y[lo:hi], out[lo:hi], K(y[lo], s), log)
+    rows, per = y.size // n, max(1, CHUNK // n)
+    for c in prange(chunks(rows, per)):
+        lo, hi = chunk(c, rows, per)
+        call_noinline(_backward_rows_block, (g[lo * n:hi * n], y[lo * n:hi * n], out[lo * n:hi * n], n, log))
 
 
 @cpu_jit(parallel=True)
@@ -338,7 +373,7 @@ def backward_short(g, y, out, n, log):
     per = max(1, SHORT_BLOCK // n)
     for b in prange((rows + per - 1) // per):
         lo, hi = b * per * n, min(rows, b * per + per) * n
-        _short_block_backward(g[lo:hi], y[lo:hi], out[lo:hi], n, log)
+        call_noinline(_short_block_backward, (g[lo:hi], y[lo:hi], out[lo:hi], n, log))
 
 
 @cpu_jit
@@ -363,8 +398,7 @@ def backward_split(g, y, out, n, log):
     chunks = (n + SPLIT_CHUNK - 1) // SPLIT_CHUNK
     parts = np.empty(rows * chunks, np.float64)
     for c in prange(rows * chunks):
-        r, lo, hi = _chunk(c, chunks, n)
-        parts[c] = _total(g[lo:hi]) if log else _dot(g[lo:hi], y[lo:hi])
+        call_noinline(_chunk_dot, (g, y, parts, c, chunks, n, log))
     sums = np.zeros(rows, y.dtype)
     for r in range(rows):
         s = 0.0
@@ -372,8 +406,19 @@ def backward_split(g, y, out, n, log):
             s += parts[c]
         sums[r] = K(y[0], s)
     for c in prange(rows * chunks):
-        r, lo, hi = _chunk(c, chunks, n)
-        _write_backward(g[lo:hi], y[lo:hi], out[lo:hi], sums[r], log)
+        call_noinline(_chunk_write_backward, (g, y, out, sums, c, chunks, n, log))
+
+
+@cpu_jit
+def _chunk_dot(g, y, parts, c, chunks, n, log):
+    r, lo, hi = _chunk(c, chunks, n)
+    parts[c] = _total(g[lo:hi]) if log else _dot(g[lo:hi], y[lo:hi])
+
+
+@cpu_jit
+def _chunk_write_backward(g, y, out, sums, c, chunks, n, log):
+    r, lo, hi = _chunk(c, chunks, n)
+    _write_backward(g[lo:hi], y[lo:hi], out[lo:hi], sums[r], log)
 
 
 @cpu_jit(parallel=True)
@@ -381,17 +426,24 @@ def backward_strided(g, y, out, log, block):
     outer, n, inner = y.shape
     blocks = (inner + block - 1) // block
     for task in prange(outer * blocks):
-        o = task // blocks
-        lo = (task - o * blocks) * block
-        w = min(block, inner - lo)
-        s = np.zeros(w, np.float64)
-        for j in range(n):
-            _dot_into(g[o, j, lo:lo + w], y[o, j, lo:lo + w], s, log)
-        st = np.empty(w, y.dtype)
-        for i in range(w):
-            st[i] = K(y[0, 0, 0], s[i])
-        for j in range(n):
-            _write_backward_vec(g[o, j, lo:lo + w], y[o, j, lo:lo + w], out[o, j, lo:lo + w], st, log)
+        call_noinline(_strided_backward_task, (g, y, out, log, block, task))
+
+
+@cpu_jit
+def _strided_backward_task(g, y, out, log, block, task):
+    outer, n, inner = y.shape
+    blocks = (inner + block - 1) // block
+    o = task // blocks
+    lo = (task - o * blocks) * block
+    w = min(block, inner - lo)
+    s = np.zeros(w, np.float64)
+    for j in range(n):
+        _dot_into(g[o, j, lo:lo + w], y[o, j, lo:lo + w], s, log)
+    st = np.empty(w, y.dtype)
+    for i in range(w):
+        st[i] = K(y[0, 0, 0], s[i])
+    for j in range(n):
+        _write_backward_vec(g[o, j, lo:lo + w], y[o, j, lo:lo + w], out[o, j, lo:lo + w], st, log)
 
 
 @_inline_jit
@@ -424,6 +476,7 @@ from numba import prange
 from fastact._bits import ordered, unordered
 from fastact._jit import cpu_jit
 from fastact._scalar import K
+from fastact._parallel import call_noinline
 from fastact._softmax_kernels import SHORT_BLOCK, _exp_shifted, _log
 from fastact.vecmath import exp
 
@@ -466,7 +519,7 @@ def forward(x, out, scale, log):
     per = max(1, SHORT_BLOCK // N)
     for b in prange((rows + per - 1) // per):
         lo, hi = b * per * N, min(rows, b * per + per) * N
-        _forward_block(x[lo:hi], out[lo:hi], scale, log)
+        call_noinline(_forward_block, (x[lo:hi], out[lo:hi], scale, log))
 
 
 @cpu_jit
@@ -494,7 +547,7 @@ def backward(g, y, out, log):
     per = max(1, SHORT_BLOCK // N)
     for b in prange((rows + per - 1) // per):
         lo, hi = b * per * N, min(rows, b * per + per) * N
-        _backward_block(g[lo:hi], y[lo:hi], out[lo:hi], log)
+        call_noinline(_backward_block, (g[lo:hi], y[lo:hi], out[lo:hi], log))
 '''
 FIXED_ROW = 16  # rows up to this length get kernels compiled for their exact length (loops LLVM unrolls)
 

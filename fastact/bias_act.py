@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 
 from . import _arrays as A
-from . import _threads as T
 from ._codegen import kernels
 from .elementwise import resolve
 
@@ -55,9 +54,9 @@ def bias_act(x, bias, act: str = "relu", *, out: np.ndarray | None = None, devic
     xc = np.ascontiguousarray(xa, dtype=work)
     dst = A.Output(out, xc, final, work, inputs=(xc,))
     if xc.size:
-        x2, o2, v = _rows(xc), _rows(dst.buffer), tuple(work.type(v) for v in values)
-        T.run(kernels(decl.key).bias_forward_serial, len(x2), lambda lo, hi: (x2[lo:hi], b, o2[lo:hi], *v),
-              size=xc.size, align=1)
+        ks = kernels(decl.key)
+        kern = ks.bias_forward_parallel if A.parallel(xc.size) else ks.bias_forward_serial
+        kern(_rows(xc), b, _rows(dst.buffer), *(work.type(v) for v in values))
     return dst.result()
 
 
@@ -87,10 +86,9 @@ def bias_act_backward(grad, x, bias, act: str = "relu", *, out: np.ndarray | Non
     rows, n = _rows(xc).shape
     partial = np.zeros((_tasks(rows, n), n), np.float64)
     if xc.size:
-        args = (_rows(gc), _rows(xc), b, _rows(dst.buffer), partial)
-        v = tuple(work.type(v) for v in values)
-        T.run(kernels(decl.key).bias_backward_tasks, len(partial), lambda lo, hi: (*args, lo, hi, *v),
-              size=xc.size, align=1)
+        ks = kernels(decl.key)
+        kern = ks.bias_backward_parallel if A.parallel(xc.size) else ks.bias_backward_serial
+        kern(_rows(gc), _rows(xc), b, _rows(dst.buffer), partial, *(work.type(v) for v in values))
     dbias = np.add.reduce(partial, axis=0)  # rows of partial added in order
     return dst.result(), dbias.astype(final)
 

@@ -7,7 +7,6 @@ from typing import Callable
 import numpy as np
 
 from . import _arrays as A
-from . import _threads as T
 from ._codegen import kernels
 from .declarations import REGISTRY, Declaration
 
@@ -59,8 +58,9 @@ def run_forward(public: str, x, out=None, device="auto", **params):
     dst = A.Output(out, xc, final, work, inputs=(xc,))
     xf = A.flat(xc)
     if xf.size:
-        o, v = dst.flat, tuple(work.type(v) for v in values)
-        T.run(kernels(decl.key).forward_serial, xf.size, lambda lo, hi: (xf[lo:hi], o[lo:hi], *v))
+        ks = kernels(decl.key)
+        kern = ks.forward_parallel if A.parallel(xf.size) else ks.forward_serial
+        kern(xf, dst.flat, *(work.type(v) for v in values))
     return dst.result()
 
 
@@ -77,8 +77,9 @@ def run_backward(public: str, grad, x, out=None, device="auto", **params):
     gc = A.contiguous(ga, work, like=xc)
     dst = A.Output(out, xc, final, work, inputs=(xc, gc))
     if xc.size:
-        g, xf, o, v = A.flat(gc), A.flat(xc), dst.flat, tuple(work.type(v) for v in values)
-        T.run(kernels(decl.key).backward_serial, xf.size, lambda lo, hi: (g[lo:hi], xf[lo:hi], o[lo:hi], *v))
+        ks = kernels(decl.key)
+        kern = ks.backward_parallel if A.parallel(xc.size) else ks.backward_serial
+        kern(A.flat(gc), A.flat(xc), dst.flat, *(work.type(v) for v in values))
     return dst.result()
 
 

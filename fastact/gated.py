@@ -10,7 +10,6 @@ from typing import Callable
 import numpy as np
 
 from . import _arrays as A
-from . import _threads as T
 from ._codegen import gated_kernels
 from .declarations import REGISTRY
 
@@ -62,9 +61,9 @@ def gated_forward(name: str, x, out=None, device="auto", approximate=None) -> np
     xc = np.ascontiguousarray(xa, dtype=work)
     dst = A.Output(out, np.empty(shape, work), final, work, inputs=(xc,))
     if xc.size:
-        x2, o2, p = _rows(xc), _rows(dst.buffer), _params(a, b, work)
-        T.run(gated_kernels(a, b).forward_serial, len(x2), lambda lo, hi: (x2[lo:hi], o2[lo:hi], *p),
-              size=xc.size, align=1)
+        ks = gated_kernels(a, b)
+        kern = ks.forward_parallel if A.parallel(xc.size) else ks.forward_serial
+        kern(_rows(xc), _rows(dst.buffer), *_params(a, b, work))
     return dst.result()
 
 
@@ -84,9 +83,9 @@ def gated_backward(name: str, grad, x, out=None, device="auto", approximate=None
     shared = out is not None and np.may_share_memory(out, xc)
     dst = A.Output(None if shared else out, xc, final, work, inputs=(xc, gc))
     if xc.size:
-        g2, x2, d2, p = _rows(gc), _rows(xc), _rows(dst.buffer), _params(a, b, work)
-        T.run(gated_kernels(a, b).backward_serial, len(x2), lambda lo, hi: (g2[lo:hi], x2[lo:hi], d2[lo:hi], *p),
-              size=xc.size, align=1)
+        ks = gated_kernels(a, b)
+        kern = ks.backward_parallel if A.parallel(xc.size) else ks.backward_serial
+        kern(_rows(gc), _rows(xc), _rows(dst.buffer), *_params(a, b, work))
     if shared:
         np.copyto(out, dst.result(), casting="unsafe")
         return out
