@@ -220,6 +220,16 @@ def _chunk_write(x, out, ml, fl, c, chunks, n, scale, log):
         _write_exp(x[lo:hi], out[lo:hi], scale, ml[r], fl[r])
 
 
+@cpu_jit
+def _strided_block(task, block, inner):
+    """(outer index, first column, width) of task `task` when each of the outer slices of `inner` columns is cut
+    in blocks of `block` columns."""
+    blocks = (inner + block - 1) // block
+    o = task // blocks
+    lo = (task - o * blocks) * block
+    return o, lo, min(block, inner - lo)
+
+
 @cpu_jit(parallel=True)
 def forward_strided(x, out, scale, log, block):
     """x, out: (outer, n, inner) C-contiguous; softmax over axis 1, in blocks of `block` columns of inner."""
@@ -231,11 +241,8 @@ def forward_strided(x, out, scale, log, block):
 
 @cpu_jit
 def _strided_task(x, out, scale, log, block, task):
-    outer, n, inner = x.shape
-    blocks = (inner + block - 1) // block
-    o = task // blocks
-    lo = (task - o * blocks) * block
-    w = min(block, inner - lo)
+    n = x.shape[1]
+    o, lo, w = _strided_block(task, block, x.shape[2])
     mi = np.full(w, ordered(K(scale, -np.inf)))
     for j in range(n):
         _max_into(x[o, j, lo:lo + w], mi, scale)
@@ -431,11 +438,8 @@ def backward_strided(g, y, out, log, block):
 
 @cpu_jit
 def _strided_backward_task(g, y, out, log, block, task):
-    outer, n, inner = y.shape
-    blocks = (inner + block - 1) // block
-    o = task // blocks
-    lo = (task - o * blocks) * block
-    w = min(block, inner - lo)
+    n = y.shape[1]
+    o, lo, w = _strided_block(task, block, y.shape[2])
     s = np.zeros(w, np.float64)
     for j in range(n):
         _dot_into(g[o, j, lo:lo + w], y[o, j, lo:lo + w], s, log)
