@@ -14,7 +14,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from fastact.vecmath import erf, erfc, exp, expm1, log1p, log1p_unit, norm_cdf, norm_pdf, tanh
+from fastact.vecmath import erf, erfc, exp, exp_neg_abs, expm1, log1p, log1p_unit, norm_cdf, norm_pdf, tanh
 
 @numba.njit
 def _norm_cdf_exact(x):
@@ -26,7 +26,12 @@ def _norm_pdf_exact(x):
     return math.exp(-0.5 * x * x) * 0.3989422804014327
 
 
-FUNCS = {"exp": (exp, math.exp), "expm1": (expm1, math.expm1), "log1p": (log1p, math.log1p),
+@numba.njit
+def _exp_neg_abs_exact(x):
+    return math.exp(-abs(x))
+
+
+FUNCS = {"exp": (exp, math.exp), "exp_neg_abs": (exp_neg_abs, _exp_neg_abs_exact), "expm1": (expm1, math.expm1), "log1p": (log1p, math.log1p),
          "tanh": (tanh, math.tanh), "erf": (erf, math.erf), "erfc": (erfc, math.erfc),
          "norm_cdf": (norm_cdf, _norm_cdf_exact), "norm_pdf": (norm_pdf, _norm_pdf_exact),
          "log1p_unit": (log1p_unit, math.log1p)}

@@ -132,3 +132,4 @@ def unordered(typingctx, i):
         return builder.bitcast(builder.xor(b, flip), context.get_value_type(fty))
 
     return fty(i), codegen
+

@@ -18,7 +18,7 @@ from ._bits import ordered, unordered
 from ._jit import FASTMATH_REDUCE, cpu_jit
 from ._parallel import CHUNK, call_noinline, chunk, chunks
 from ._scalar import K
-from .vecmath import exp, log1p
+from .vecmath import exp, exp_neg_abs, log1p
 
 # Only for functions that do nothing but a sum or a max: reassociation elsewhere changes results (it turns
 # (x - m) - c into x - (m + c)).
@@ -34,9 +34,8 @@ SPLIT_CHUNK = 16384  # elements of a row handled by one task in the split layout
 
 @_inline_jit
 def _exp_shifted(v):
-    """e^v for v = x·scale - (row max) <= 0, or NaN: written e^(-|v|), whose sign the compiler can see, so that
-    exp's code for positive arguments drops out."""
-    return exp(-abs(v))
+    """e^v for v = x·scale - (row max) <= 0, or NaN, as e^(-|v|) (exp_neg_abs: no code for positive arguments)."""
+    return exp_neg_abs(v)
 
 
 @_reduce_jit

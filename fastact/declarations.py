@@ -15,7 +15,7 @@ from typing import Callable
 
 from ._jit import cpu_jit
 from ._scalar import K
-from .vecmath import exp, expm1, log1p_unit, norm_cdf, norm_pdf, tanh
+from .vecmath import exp, exp_neg_abs, expm1, log1p_unit, norm_cdf, norm_pdf, tanh
 
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
@@ -92,16 +92,16 @@ def binary_step_d(x):
 declare(binary_step, binary_step_d, "y = 1 if x > 0 else 0", "dy/dx = 0")
 
 
+# The sigmoid family divides once: σ(x) = (1 or e)/(1 + e) with e = e^(-|x|), σ(1 - σ) = e/(1 + e)².
 def sigmoid(x):
-    e = exp(-abs(x))
-    r = K(x, 1.0) / (K(x, 1.0) + e)
-    return r if x >= K(x, 0.0) else e * r
+    e = exp_neg_abs(x)
+    return (K(x, 1.0) if x >= K(x, 0.0) else e) / (K(x, 1.0) + e)
 
 
 def sigmoid_d(x):
-    e = exp(-abs(x))
-    r = K(x, 1.0) / (K(x, 1.0) + e)
-    return e * r * r
+    e = exp_neg_abs(x)
+    w = K(x, 1.0) + e
+    return e / (w * w)
 
 
 declare(sigmoid, sigmoid_d, "σ(x) = 1 / (1 + e^(-x))", "σ(x)·(1 - σ(x))")
@@ -112,9 +112,9 @@ def tanh_(x):
 
 
 def tanh_d(x):
-    e = exp(-K(x, 2.0) * abs(x))
-    r = K(x, 1.0) / (K(x, 1.0) + e)
-    return K(x, 4.0) * e * r * r  # = 1 - tanh², without cancellation
+    e = exp_neg_abs(K(x, 2.0) * x)
+    w = K(x, 1.0) + e
+    return K(x, 4.0) * e / (w * w)  # = 1 - tanh², without cancellation
 
 
 declare(tanh_, tanh_d, "y = tanh(x)", "1 - tanh(x)²", public="tanh")
@@ -210,15 +210,14 @@ declare(gelu, gelu_d, "y = x·Φ(x) = ½·x·(1 + erf(x/√2))", "Φ(x) + x·φ(
 
 def gelu_tanh(x):
     u = K(x, 2.0 * SQRT_2_OVER_PI) * (x + K(x, GELU_TANH_C) * x * x * x)
-    e = exp(-abs(u))
-    r = K(x, 1.0) / (K(x, 1.0) + e)
-    s = r if u >= K(x, 0.0) else e * r  # ½(1 + tanh(u/2)) = σ(u), without cancellation
+    e = exp_neg_abs(u)
+    s = (K(x, 1.0) if u >= K(x, 0.0) else e) / (K(x, 1.0) + e)  # ½(1 + tanh(u/2)) = σ(u), without cancellation
     return x * s if s != K(x, 0.0) else s
 
 
 def gelu_tanh_d(x):
     u = K(x, 2.0 * SQRT_2_OVER_PI) * (x + K(x, GELU_TANH_C) * x * x * x)
-    e = exp(-abs(u))
+    e = exp_neg_abs(u)
     r = K(x, 1.0) / (K(x, 1.0) + e)
     s = r if u >= K(x, 0.0) else e * r
     ds = e * r * r  # σ(u)(1 - σ(u))
@@ -233,14 +232,13 @@ declare(gelu_tanh, gelu_tanh_d, "y = ½·x·(1 + tanh(√(2/π)·(x + 0.044715·
 
 
 def silu(x):
-    e = exp(-abs(x))
-    r = K(x, 1.0) / (K(x, 1.0) + e)
-    s = r if x >= K(x, 0.0) else e * r
+    e = exp_neg_abs(x)
+    s = (K(x, 1.0) if x >= K(x, 0.0) else e) / (K(x, 1.0) + e)
     return x * s if s != K(x, 0.0) else s
 
 
 def silu_d(x):
-    e = exp(-abs(x))
+    e = exp_neg_abs(x)
     r = K(x, 1.0) / (K(x, 1.0) + e)
     s = r if x >= K(x, 0.0) else e * r
     q = e * r * r  # σ(1 - σ)
@@ -252,15 +250,14 @@ declare(silu, silu_d, "y = x·σ(x)", "σ(x)·(1 + x·(1 - σ(x)))")
 
 def swish(x, beta=1.0):
     z = beta * x
-    e = exp(-abs(z))
-    r = K(x, 1.0) / (K(x, 1.0) + e)
-    s = r if z >= K(x, 0.0) else e * r
+    e = exp_neg_abs(z)
+    s = (K(x, 1.0) if z >= K(x, 0.0) else e) / (K(x, 1.0) + e)
     return x * s if s != K(x, 0.0) else s
 
 
 def swish_d(x, beta=1.0):
     z = beta * x
-    e = exp(-abs(z))
+    e = exp_neg_abs(z)
     r = K(x, 1.0) / (K(x, 1.0) + e)
     s = r if z >= K(x, 0.0) else e * r
     q = e * r * r
@@ -294,15 +291,14 @@ declare(mish, mish_d, "y = x·tanh(softplus(x))",
 
 def softplus(x, beta=1.0, threshold=20.0):
     z = beta * x
-    y = ((z if z > K(x, 0.0) else K(x, 0.0)) + log1p_unit(exp(-abs(z)))) * (K(x, 1.0) / beta)  # hoisted
+    y = ((z if z > K(x, 0.0) else K(x, 0.0)) + log1p_unit(exp_neg_abs(z))) * (K(x, 1.0) / beta)  # hoisted
     return x if z > threshold else y
 
 
 def softplus_d(x, beta=1.0, threshold=20.0):
     z = beta * x
-    e = exp(-abs(z))
-    r = K(x, 1.0) / (K(x, 1.0) + e)
-    s = r if z >= K(x, 0.0) else e * r
+    e = exp_neg_abs(z)
+    s = (K(x, 1.0) if z >= K(x, 0.0) else e) / (K(x, 1.0) + e)
     return K(x, 1.0) if z > threshold else s
 
 
@@ -358,13 +354,12 @@ declare(hardswish, hardswish_d, "y = x·min(max(x + 3, 0), 6)/6",
 
 def logsigmoid(x):
     m = x if x < K(x, 0.0) else K(x, 0.0)
-    return m - log1p_unit(exp(-abs(x)))
+    return m - log1p_unit(exp_neg_abs(x))
 
 
 def logsigmoid_d(x):
-    e = exp(-abs(x))
-    r = K(x, 1.0) / (K(x, 1.0) + e)
-    return e * r if x >= K(x, 0.0) else r  # 1 - σ(x) = σ(-x)
+    e = exp_neg_abs(x)
+    return (e if x >= K(x, 0.0) else K(x, 1.0)) / (K(x, 1.0) + e)  # 1 - σ(x) = σ(-x)
 
 
 declare(logsigmoid, logsigmoid_d, "y = log σ(x) = min(x, 0) - log(1 + e^(-|x|))", "1 - σ(x)")
