@@ -59,6 +59,22 @@ def test_special_rows_follow_torch():
     assert np.isnan(fastact.log_softmax(x)).all()
 
 
+@pytest.mark.parametrize("n", [8, 40])  # a fixed-length kernel and the generic short-row kernel
+def test_special_rows_among_short_rows(n):
+    x = np.random.default_rng(3).standard_normal((300, n)).astype(np.float32)
+    x[5] = -np.inf
+    x[7, 3] = np.nan
+    x[9, 1] = np.inf
+    x[11, 2] = -np.inf  # one -inf in a row: probability 0, the row stays finite
+    for f, rf in ((fastact.softmax, reference.softmax), (fastact.log_softmax, reference.log_softmax)):
+        y = f(x)
+        assert np.isnan(y[[5, 7, 9]]).all()
+        ok = np.setdiff1d(np.arange(300), [5, 7, 9])
+        with np.errstate(all="ignore"):
+            _close(y[ok], rf(x[ok]), np.float32)
+    assert fastact.softmax(x)[11, 2] == 0.0
+
+
 def test_special_rows_in_chunked_long_rows():
     """Rows long enough to be cut in chunks: -inf/NaN/+inf in one chunk only, and a whole chunk of -inf."""
     n = 3 * 16384 + 5
