@@ -134,19 +134,3 @@ def unordered(typingctx, i):
     return fty(i), codegen
 
 
-
-@intrinsic
-def prefetch(typingctx, a, i):
-    """Hint that a[i] (1-D contiguous array) will be read soon: llvm.prefetch, which never faults."""
-    if not (isinstance(a, types.Array) and a.ndim == 1 and isinstance(i, types.Integer)):
-        return None
-
-    def codegen(context, builder, sig, args):
-        data = context.make_array(sig.args[0])(context, builder, args[0]).data
-        ptr = builder.bitcast(builder.gep(data, [args[1]]), ir.IntType(8).as_pointer())
-        fnty = ir.FunctionType(ir.VoidType(), [ptr.type, ir.IntType(32), ir.IntType(32), ir.IntType(32)])
-        fn = builder.module.declare_intrinsic("llvm.prefetch", [ptr.type], fnty)
-        builder.call(fn, [ptr, _int(32, 0), _int(32, 1), _int(32, 1)])
-        return context.get_dummy_value()
-
-    return types.none(a, i), codegen
