@@ -267,22 +267,26 @@ def swish_d(x, beta=1.0):
 declare(swish, swish_d, "y = x·σ(beta·x)", "σ(beta·x)·(1 + beta·x·(1 - σ(beta·x)))")
 
 
+# With u = e^(-|x|): tanh(softplus(x)) = N/D, N = 1 + 2u and D = N + 2u² for x > 0 (numerator and denominator of
+# n/(n + 2), n = e^x(e^x + 2), divided by e^2x), N = u(u + 2) and D = N + 2 for x <= 0; nothing overflows.
 def mish(x):
-    e = exp(K(x, 20.0) if x > K(x, 20.0) else x)
-    n = e * (e + K(x, 2.0))  # tanh(softplus(x)) = n / (n + 2)
-    t = n / (n + K(x, 2.0))
+    u = exp_neg_abs(x)
+    pos = x > K(x, 0.0)
+    n = K(x, 1.0) + K(x, 2.0) * u if pos else u * u + K(x, 2.0) * u  # one rounding (FMA)
+    t = n / (n + (K(x, 2.0) * u * u if pos else K(x, 2.0)))
     return x * t if t != K(x, 0.0) else t
 
 
 def mish_d(x):
-    e = exp(K(x, 20.0) if x > K(x, 20.0) else x)
-    n = e * (e + K(x, 2.0))
-    w = n + K(x, 2.0)
-    t = n / w
-    sig = e / (K(x, 1.0) + e)
-    q = K(x, 4.0) * (n + K(x, 1.0)) / (w * w) * sig  # (1 - tanh²(softplus(x)))·σ(x)
-    q = K(x, 0.0) if x > K(x, 20.0) else q
-    return t + (x * q if q != K(x, 0.0) else q)
+    u = exp_neg_abs(x)
+    pos = x > K(x, 0.0)
+    n = K(x, 1.0) + K(x, 2.0) * u if pos else u * u + K(x, 2.0) * u  # one rounding (FMA)
+    a = K(x, 2.0) * u * u if pos else K(x, 2.0)  # D - N
+    d = n + a
+    w = d * (K(x, 1.0) + u)
+    # t + x·σ(x)·(1 - t²) over one denominator: σ(x)·(1 - t²) = (1 or u)/(1 + u) · a(d + n)/d²
+    p = (K(x, 1.0) if pos else u) * a * (d + n)
+    return (n * w + (x * p if p != K(x, 0.0) else p)) / (d * w)
 
 
 declare(mish, mish_d, "y = x·tanh(softplus(x))",
