@@ -31,8 +31,8 @@ def _exp_neg_abs_exact(x):
     return math.exp(-abs(x))
 
 
-FUNCS = {"exp": (exp, math.exp), "exp_neg_abs": (exp_neg_abs, _exp_neg_abs_exact), "expm1": (expm1, math.expm1), "log1p": (log1p, math.log1p),
-         "tanh": (tanh, math.tanh), "erf": (erf, math.erf), "erfc": (erfc, math.erfc),
+FUNCS = {"exp": (exp, math.exp), "exp_neg_abs": (exp_neg_abs, _exp_neg_abs_exact), "expm1": (expm1, math.expm1),
+         "log1p": (log1p, math.log1p), "tanh": (tanh, math.tanh), "erf": (erf, math.erf), "erfc": (erfc, math.erfc),
          "norm_cdf": (norm_cdf, _norm_cdf_exact), "norm_pdf": (norm_pdf, _norm_pdf_exact),
          "log1p_unit": (log1p_unit, math.log1p)}
 DOMAIN = {"log1p_unit": (0.0, 1.0)}  # the inputs a function is defined for (others are skipped)

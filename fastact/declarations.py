@@ -3,8 +3,8 @@
 Every kernel is generated from these functions: the CPU kernels (serial and multi-threaded) compile them with
 Numba against fastact.vecmath; the CUDA kernels compile the same code as device functions against CUDA's math.
 Rules for a declaration: plain scalar code; constants through ``K(x, c)`` so float32 stays float32; selects
-(``a if cond else b``) rather than branching on data; the math names below only; parameters as keyword
-arguments with their defaults. Conventions at kinks and limits follow ``torch.nn.functional``.
+(``a if cond else b``) rather than branching on data; the math names below and ``fma`` only; parameters as
+keyword arguments with their defaults. Conventions at kinks and limits follow ``torch.nn.functional``.
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable
 
+from ._bits import fma
 from ._jit import cpu_jit
 from ._scalar import K
 from .vecmath import exp, exp_neg_abs, expm1, log1p_unit, norm_cdf, norm_pdf, tanh
@@ -272,7 +273,7 @@ declare(swish, swish_d, "y = x·σ(beta·x)", "σ(beta·x)·(1 + beta·x·(1 - �
 def mish(x):
     u = exp_neg_abs(x)
     pos = x > K(x, 0.0)
-    n = K(x, 1.0) + K(x, 2.0) * u if pos else u * u + K(x, 2.0) * u  # one rounding (FMA)
+    n = K(x, 1.0) + K(x, 2.0) * u if pos else fma(u, u, K(x, 2.0) * u)  # one rounding
     t = n / (n + (K(x, 2.0) * u * u if pos else K(x, 2.0)))
     return x * t if t != K(x, 0.0) else t
 
@@ -280,7 +281,7 @@ def mish(x):
 def mish_d(x):
     u = exp_neg_abs(x)
     pos = x > K(x, 0.0)
-    n = K(x, 1.0) + K(x, 2.0) * u if pos else u * u + K(x, 2.0) * u  # one rounding (FMA)
+    n = K(x, 1.0) + K(x, 2.0) * u if pos else fma(u, u, K(x, 2.0) * u)  # one rounding
     a = K(x, 2.0) * u * u if pos else K(x, 2.0)  # D - N
     d = n + a
     w = d * (K(x, 1.0) + u)

@@ -470,5 +470,5 @@ norm_cdf = _typed("norm_cdf", "Φ(x) = ½·erfc(-x/√2), relative accuracy in b
 norm_pdf = _typed("norm_pdf", "φ(x) = e^(-x²/2)/√(2π).", _norm_pdf32, _norm_pdf64,
                   lambda x: np.exp(-0.5 * np.square(x)) / math.sqrt(2 * math.pi), inline="always")
 
-MATH_FUNCTIONS = {"exp": exp, "exp_neg_abs": exp_neg_abs, "expm1": expm1, "log1p": log1p, "log1p_unit": log1p_unit, "tanh": tanh,
-                  "erf": erf, "erfc": erfc, "norm_cdf": norm_cdf, "norm_pdf": norm_pdf}
+MATH_FUNCTIONS = {"exp": exp, "exp_neg_abs": exp_neg_abs, "expm1": expm1, "log1p": log1p, "log1p_unit": log1p_unit,
+                  "tanh": tanh, "erf": erf, "erfc": erfc, "norm_cdf": norm_cdf, "norm_pdf": norm_pdf}
