@@ -7,8 +7,9 @@ vectorizes loops that call them. NaN propagates and ±inf give the mathematical 
 Each name is a plain Python function (NumPy semantics, usable from Python) that Numba's CPU target replaces by
 the float32 or float64 kernel for the argument's type. The CUDA backend binds the same names to CUDA's libdevice.
 
-Methods: exp/expm1 reduce x = n·ln2 + r (|r| <= ln2/2, Cody-Waite), evaluate a polynomial of r (Cephes'
-minimax for float32 exp, Taylor otherwise) and scale by one power of two built from exponent bits.
+Methods: exp/expm1 reduce x = n·ln2 + r (|r| <= ln2/2, Cody-Waite), evaluate a polynomial of r (minimax fits
+for float32, Taylor for float64) and scale by one power of two built from exponent bits; exp_neg_abs, the
+exponential of every stable form, folds that scaling's second factor into the polynomial's coefficients.
 log1p reduces 1+x = 2^k·m (m in [√½, √2)) and uses the atanh series; log1p_unit (x in [0, 1] only) is one
 polynomial. tanh(x) = t/(t+2) with t = expm1(2x). norm_cdf/erfc use erfc(a) = exp(-a²)·erfcx(a) with erfcx a fitted
 polynomial of z = (a-2)/(a+2) and a² split exactly with an FMA.
