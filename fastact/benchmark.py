@@ -42,8 +42,23 @@ NUMPY = {
                   lambda g, x: g * np.where(x < -3, 0, np.where(x > 3, 1, x / 3 + 0.5))),
     "logsigmoid": (lambda x: -np.logaddexp(0, -x), lambda g, x: g * _sig(-x)),
 }
-# NumPy's gelu above is the tanh form (what users write without scipy); fastact is timed on the same form.
+# NumPy's gelu above is the tanh form (what users write without scipy); fastact is timed on the same form. The
+# row "gelu erf" is fastact's default, exact form; NumPy has no vectorized erf, so its baseline there is the float64
+# reference (math.erf element by element).
 FASTACT_PARAMS = {"gelu": {"approximate": "tanh"}}
+EXTRA_ROWS = {"gelu erf": ("gelu", {})}  # row label -> (activation, parameters)
+
+
+def _reference_pair(name, params):
+    from . import reference
+
+    f, d = getattr(reference, name), getattr(reference, name + "_backward")
+    return (lambda x: f(x, **params).astype(x.dtype)), (lambda g, x: d(g, x, **params).astype(x.dtype))
+
+
+NUMPY["gelu erf"] = _reference_pair("gelu", {})
+ACTIVATION_ROWS = [row for a in fastact.ACTIVATIONS if a != "prelu" for row in (a, *(r for r, (n, _) in
+                                                                                      EXTRA_ROWS.items() if n == a))]
 
 
 def _torch_fns():
@@ -65,6 +80,7 @@ def _torch_fns():
         "celu": (F.celu, None),
         "selu": (F.selu, None),
         "gelu": (lambda t: F.gelu(t, approximate="tanh"), lambda g, t, y: aten.gelu_backward(g, t, approximate="tanh")),
+        "gelu erf": (F.gelu, lambda g, t, y: aten.gelu_backward(g, t)),
         "silu": (F.silu, lambda g, t, y: aten.silu_backward(g, t)),
         "swish": (F.silu, lambda g, t, y: aten.silu_backward(g, t)),
         "mish": (F.mish, lambda g, t, y: aten.mish_backward(g, t)),
@@ -87,7 +103,8 @@ def _jax_fns():
     nn = jax.nn
     base = {"sigmoid": nn.sigmoid, "tanh": jnp.tanh, "relu": nn.relu, "relu6": nn.relu6,
             "leaky_relu": nn.leaky_relu, "elu": nn.elu, "celu": nn.celu, "selu": nn.selu,
-            "gelu": lambda a: nn.gelu(a, approximate=True), "silu": nn.silu, "swish": nn.silu,
+            "gelu": lambda a: nn.gelu(a, approximate=True), "gelu erf": lambda a: nn.gelu(a, approximate=False),
+            "silu": nn.silu, "swish": nn.silu,
             "mish": lambda a: a * jnp.tanh(nn.softplus(a)), "softplus": nn.softplus, "softsign": nn.soft_sign,
             "hardsigmoid": nn.hard_sigmoid, "hardswish": nn.hard_swish, "logsigmoid": nn.log_sigmoid}
 
@@ -161,17 +178,17 @@ def activation_cases(names, n, dtype):
     x, g = _data(n, dtype)
     out = np.empty_like(x)
     others = comparisons()
-    for name in names or [a for a in fastact.ACTIVATIONS if a != "prelu"]:
-        params = FASTACT_PARAMS.get(name, {})
+    for label in names or ACTIVATION_ROWS:
+        name, params = EXTRA_ROWS.get(label, (label, FASTACT_PARAMS.get(label, {})))
         f, b = getattr(fastact, name), getattr(fastact, name + "_backward")
-        np_f, np_b = NUMPY[name]
-        libs = {lib: (convert, fns[name]) for lib, (convert, fns) in others.items() if name in fns}
+        np_f, np_b = NUMPY[label]
+        libs = {lib: (convert, fns[label]) for lib, (convert, fns) in others.items() if label in fns}
         fwd = {lib: _bind(fn[0], convert(x)) for lib, (convert, fn) in libs.items()}
         bwd = {lib: _bind(fn[1], convert(g), convert(x), fn[0](convert(x)))
                for lib, (convert, fn) in libs.items() if fn[1] is not None}
-        yield Case("activations", name, "forward", 2 * x.nbytes, lambda f=f, p=params: f(x, out=out, **p),
+        yield Case("activations", label, "forward", 2 * x.nbytes, lambda f=f, p=params: f(x, out=out, **p),
                    lambda f=f, p=params: f(x, **p), lambda f=np_f: f(x), fwd)
-        yield Case("activations", name, "backward", 3 * x.nbytes, lambda b=b, p=params: b(g, x, out=out, **p),
+        yield Case("activations", label, "backward", 3 * x.nbytes, lambda b=b, p=params: b(g, x, out=out, **p),
                    lambda b=b, p=params: b(g, x, **p), lambda b=np_b: b(g, x), bwd)
 
 
