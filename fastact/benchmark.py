@@ -57,8 +57,18 @@ def _reference_pair(name, params):
 
 
 NUMPY["gelu erf"] = _reference_pair("gelu", {})
-ACTIVATION_ROWS = [row for a in fastact.ACTIVATIONS if a != "prelu" for row in (a, *(r for r, (n, _) in
-                                                                                      EXTRA_ROWS.items() if n == a))]
+
+
+def _activation_rows() -> list[str]:
+    """The activations suite's rows in the order of fastact.ACTIVATIONS, each extra row after its activation."""
+    rows = []
+    for a in fastact.ACTIVATIONS:
+        if a != "prelu":
+            rows += [a] + [label for label, (name, _) in EXTRA_ROWS.items() if name == a]
+    return rows
+
+
+ACTIVATION_ROWS = _activation_rows()
 
 
 def _torch_fns():
@@ -265,20 +275,7 @@ def _jax_bias(name, params):
 
 
 def _np_bias(name, params):
-    def gelu_exact(z):
-        from .reference import gelu
-
-        return gelu(z).astype(z.dtype)
-
-    def gelu_exact_d(g, z):
-        from .reference import gelu_backward
-
-        return gelu_backward(g, z).astype(z.dtype)
-
-    if name == "gelu" and params.get("approximate") != "tanh":
-        f, d = gelu_exact, gelu_exact_d
-    else:
-        f, d = NUMPY[name]
+    f, d = NUMPY["gelu erf" if name == "gelu" and params.get("approximate") != "tanh" else name]
     return (lambda x, b: f(x + b)), (lambda g, x, b: (lambda dz: (dz, dz.sum(axis=0)))(d(g, x + b)))
 
 
@@ -334,11 +331,7 @@ def _gated_exprs(lib, name, params):
     """(forward(x), backward(g, x)) of a gated unit written with the library's own operations."""
     tanh = params.get("approximate") == "tanh"
     if lib == "numpy":
-        from . import reference
-
-        f = getattr(reference, name)
-        d = getattr(reference, name + "_backward")
-        return (lambda x: f(x, **params).astype(x.dtype)), (lambda g, x: d(g, x, **params).astype(x.dtype))
+        return _reference_pair(name, params)
     if lib == "torch":
         import torch
         import torch.nn.functional as F
