@@ -150,10 +150,10 @@ def _short_passes(x, out, n, scale, log, row_max, row_total):
     _exp_rep(x, rep, e, scale)
     if log:
         row_total(e, e, n, True)  # e becomes each element's log Σ
-        _shifted_rep(x, rep, e, out, scale)
+        _write_shifted_vec(x, out, scale, rep, e)
     else:
         row_total(out, rep, n, False)
-        _mul_rep(out, rep)
+        _scale_vec(out, rep)
 
 
 @_reduce_jit
@@ -185,18 +185,6 @@ def _row_total(e, rep, n, log):
 def _exp_rep(x, rep, e, scale):
     for k in range(x.size):
         e[k] = _exp_shifted(x[k] * scale - rep[k])
-
-
-@cpu_jit
-def _mul_rep(out, rep):
-    for k in range(out.size):
-        out[k] = out[k] * rep[k]
-
-
-@cpu_jit
-def _shifted_rep(x, m, c, out, scale):
-    for k in range(x.size):
-        out[k] = (x[k] * scale - m[k]) - c[k]
 
 
 @cpu_jit
