@@ -312,7 +312,7 @@ _ERFCXQ0_64, _ERFCXQ1_64 = f64(_ERFCXQ[0]), f64(_ERFCXQ[1])
 # erf(a) = a·Σ d_j a^(2j) for |a| < 0.84375 (Taylor, 2/√π·(-1)^j/(j!(2j+1))).
 _ERF_T32 = tuple(f32(2 / math.sqrt(math.pi) * (-1) ** j / (math.factorial(j) * (2 * j + 1))) for j in range(10))
 _SQRT1_2_32, _SQRT1_2_64 = f32(math.sqrt(0.5)), f64(math.sqrt(0.5))
-_INV_SQRT_2PI_32, _INV_SQRT_2PI_64 = f32(1 / math.sqrt(2 * math.pi)), f64(1 / math.sqrt(2 * math.pi))
+_INV_SQRT_2PI_64 = f64(1 / math.sqrt(2 * math.pi))
 
 
 @_inline_jit
