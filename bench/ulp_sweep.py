@@ -14,7 +14,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from fastact.vecmath import erf, erfc, exp, exp_neg_abs, expm1, log1p, log1p_unit, norm_cdf, norm_pdf, tanh
+from fastact.vecmath import erf, erfc, exp, exp_neg_abs, exp_nonpos, expm1, log1p, log1p_unit, norm_cdf, norm_pdf, tanh
 
 @numba.njit
 def _norm_cdf_exact(x):
@@ -31,11 +31,12 @@ def _exp_neg_abs_exact(x):
     return math.exp(-abs(x))
 
 
-FUNCS = {"exp": (exp, math.exp), "exp_neg_abs": (exp_neg_abs, _exp_neg_abs_exact), "expm1": (expm1, math.expm1),
+FUNCS = {"exp": (exp, math.exp), "exp_neg_abs": (exp_neg_abs, _exp_neg_abs_exact),
+         "exp_nonpos": (exp_nonpos, math.exp), "expm1": (expm1, math.expm1),
          "log1p": (log1p, math.log1p), "tanh": (tanh, math.tanh), "erf": (erf, math.erf), "erfc": (erfc, math.erfc),
          "norm_cdf": (norm_cdf, _norm_cdf_exact), "norm_pdf": (norm_pdf, _norm_pdf_exact),
          "log1p_unit": (log1p_unit, math.log1p)}
-DOMAIN = {"log1p_unit": (0.0, 1.0)}  # the inputs a function is defined for (others are skipped)
+DOMAIN = {"log1p_unit": (0.0, 1.0), "exp_nonpos": (-np.inf, 0.0)}  # the inputs a function is defined for (others are skipped)
 
 
 def make_sweep(fast, exact, lo=-np.inf, hi=np.inf):

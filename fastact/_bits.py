@@ -5,7 +5,7 @@ as many lanes as the float code around it; Numba's own integers would be int64, 
 int64 -> float conversion.
 """
 from llvmlite import ir
-from numba.core import types
+from numba.core import cgutils, types
 from numba.extending import intrinsic
 
 # float type -> (integer width, mantissa bits, exponent bias, bits of 1.5·2^mantissa, bits of √½)
@@ -134,3 +134,150 @@ def unordered(typingctx, i):
     return fty(i), codegen
 
 
+
+
+@intrinsic
+def prefetch(typingctx, arr, i, write):
+    """Hint that arr.flat[i] (C-contiguous arr) will be read, or written if `write` (a literal bool), soon.
+    A hint only: an index outside the array is harmless (no address is dereferenced)."""
+    if not isinstance(arr, types.Array) or not isinstance(i, types.Integer):
+        return None
+    if not isinstance(write, types.BooleanLiteral):
+        return None
+    rw = int(write.literal_value)
+
+    def codegen(context, builder, sig, args):
+        ary = context.make_array(sig.args[0])(context, builder, args[0])
+        idx = context.cast(builder, args[1], sig.args[1], types.intp)
+        ptr = builder.gep(ary.data, [idx])  # not inbounds: the index may pass the end
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [ptr.type, i32, i32, i32])
+        fn = builder.module.declare_intrinsic("llvm.prefetch", [ptr.type], fnty)
+        builder.call(fn, [ptr, _int(32, rw), _int(32, 3), _int(32, 1)])
+        return context.get_dummy_value()
+
+    return types.none(arr, i, write), codegen
+
+
+# Row reductions over a short row held in one vector value (n a literal): LLVM's vector reductions, which the
+# loop vectorizer does not produce for rows this short (it vectorizes across rows, with costly shuffles).
+def _row_vector(context, builder, aryty, ary_value, lo, n):
+    """The vector <n x T> at ary.flat[lo:lo + n]."""
+    ary = context.make_array(aryty)(context, builder, ary_value)
+    ptr = builder.gep(ary.data, [lo], inbounds=True)
+    vty = ir.VectorType(context.get_value_type(aryty.dtype), n)
+    return builder.load(builder.bitcast(ptr, vty.as_pointer()), align=aryty.dtype.bitwidth // 8)
+
+
+def _splat(builder, value, n):
+    v = builder.insert_element(ir.Constant(ir.VectorType(value.type, n), ir.Undefined), value, _int(32, 0))
+    return builder.shuffle_vector(v, v, ir.Constant(ir.VectorType(ir.IntType(32), n), [0] * n))
+
+
+def _row_args(x, lo, n):
+    return (isinstance(x, types.Array) and x.dtype in _LAYOUT and isinstance(lo, types.Integer)
+            and isinstance(n, types.IntegerLiteral) and n.literal_value >= 1)
+
+
+@intrinsic
+def row_max_fill(typingctx, x, out, lo, n, scale):
+    """out.flat[lo:lo + n] = max of x.flat[lo:lo + n]·scale in the order of `ordered` (a NaN with the sign bit
+    clear wins, one with it set loses); n a literal. For n a power of two the max is taken by a butterfly of
+    shuffles, which leaves it in every lane: no scalar round trip."""
+    if not _row_args(x, lo, n) or scale != x.dtype or not isinstance(out, types.Array) or out.dtype != x.dtype:
+        return None
+    width, count = _LAYOUT[x.dtype][0], n.literal_value
+
+    def codegen(context, builder, sig, args):
+        i = context.cast(builder, args[2], sig.args[2], types.intp)
+        v = builder.fmul(_row_vector(context, builder, sig.args[0], args[0], i, count),
+                         _splat(builder, args[4], count))
+        ivty = ir.VectorType(ir.IntType(width), count)
+        b = _ordered_vector(builder, builder.bitcast(v, ivty), width, count)
+        if count & (count - 1) == 0:
+            step = count // 2
+            while step:
+                perm = ir.Constant(ir.VectorType(ir.IntType(32), count), [j ^ step for j in range(count)])
+                other = builder.shuffle_vector(b, b, perm)
+                b = builder.select(builder.icmp_signed(">", b, other), b, other)
+                step //= 2
+        else:
+            fnty = ir.FunctionType(ir.IntType(width), [ivty])
+            fn = cgutils.get_or_insert_function(builder.module, fnty, f"llvm.vector.reduce.smax.v{count}i{width}")
+            b = _splat(builder, builder.call(fn, [b]), count)
+        m = builder.bitcast(_ordered_vector(builder, b, width, count), v.type)  # the map is its own inverse
+        _row_store(context, builder, sig.args[1], args[1], i, m)
+        return context.get_dummy_value()
+
+    return types.none(x, out, lo, n, scale), codegen
+
+
+def _ordered_vector(builder, b, width, count):
+    ivty = b.type
+    flip = builder.and_(builder.ashr(b, ir.Constant(ivty, [width - 1] * count)),
+                        ir.Constant(ivty, [(1 << (width - 1)) - 1] * count))
+    return builder.xor(b, flip)
+
+
+def _row_store(context, builder, aryty, ary_value, lo, v):
+    ary = context.make_array(aryty)(context, builder, ary_value)
+    ptr = builder.gep(ary.data, [lo], inbounds=True)
+    builder.store(v, builder.bitcast(ptr, v.type.as_pointer()), align=aryty.dtype.bitwidth // 8)
+
+
+@intrinsic
+def row_sum(typingctx, x, lo, n):
+    """Σ x.flat[lo:lo + n] in float64 (summed in a tree, not in order); n a literal."""
+    if not _row_args(x, lo, n):
+        return None
+    count = n.literal_value
+
+    def codegen(context, builder, sig, args):
+        v = _row_vector(context, builder, sig.args[0], args[0], context.cast(builder, args[1], sig.args[1],
+                                                                               types.intp), count)
+        return _reduce_add64(builder, v, count)
+
+    return types.float64(x, lo, n), codegen
+
+
+@intrinsic
+def row_dot(typingctx, x, y, lo, n):
+    """Σ x·y over .flat[lo:lo + n], products and sum in float64 (a tree); n a literal."""
+    if not _row_args(x, lo, n) or not isinstance(y, types.Array) or y.dtype != x.dtype:
+        return None
+    count = n.literal_value
+
+    def codegen(context, builder, sig, args):
+        i = context.cast(builder, args[2], sig.args[2], types.intp)
+        a = _row_vector(context, builder, sig.args[0], args[0], i, count)
+        b = _row_vector(context, builder, sig.args[1], args[1], i, count)
+        d64 = ir.VectorType(ir.DoubleType(), count)
+        if a.type != d64:
+            a, b = builder.fpext(a, d64), builder.fpext(b, d64)
+        return _reduce_add64(builder, builder.fmul(a, b), count)
+
+    return types.float64(x, y, lo, n), codegen
+
+
+def _reduce_add64(builder, v, count):
+    d64 = ir.VectorType(ir.DoubleType(), count)
+    if v.type != d64:
+        v = builder.fpext(v, d64)
+    fnty = ir.FunctionType(ir.DoubleType(), [ir.DoubleType(), d64])
+    fn = cgutils.get_or_insert_function(builder.module, fnty, f"llvm.vector.reduce.fadd.v{count}f64")
+    return builder.call(fn, [ir.Constant(ir.DoubleType(), -0.0), v], fastmath=("reassoc",))
+
+
+@intrinsic
+def row_fill(typingctx, x, lo, n, value):
+    """x.flat[lo:lo + n] = value, one vector store; n a literal."""
+    if not _row_args(x, lo, n) or value != x.dtype:
+        return None
+    count = n.literal_value
+
+    def codegen(context, builder, sig, args):
+        i = context.cast(builder, args[1], sig.args[1], types.intp)
+        _row_store(context, builder, sig.args[0], args[0], i, _splat(builder, args[3], count))
+        return context.get_dummy_value()
+
+    return types.none(x, lo, n, value), codegen

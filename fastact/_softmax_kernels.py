@@ -14,11 +14,11 @@ terms in the input's precision (so the loop runs at the float width), accumulate
 import numpy as np
 from numba import prange
 
-from ._bits import ordered, unordered
+from ._bits import ordered, prefetch, unordered
 from ._jit import FASTMATH_REDUCE, cpu_jit
 from ._parallel import CHUNK, call_noinline, chunk, chunks
 from ._scalar import K
-from .vecmath import exp, exp_neg_abs, log1p
+from .vecmath import exp, exp_nonpos, log1p
 
 # Only for functions that do nothing but a sum or a max: reassociation elsewhere changes results (it turns
 # (x - m) - c into x - (m + c)).
@@ -36,8 +36,8 @@ SPLIT_CHUNK = 16384  # elements of a row handled by one task in the split layout
 
 @_inline_jit
 def _exp_shifted(v):
-    """e^v for v = x·scale - (row max) <= 0, or NaN, as e^(-|v|) (exp_neg_abs: no code for positive arguments)."""
-    return exp_neg_abs(v)
+    """e^v for v = x·scale - (row max) <= 0, or NaN."""
+    return exp_nonpos(v)
 
 
 @_reduce_jit
@@ -50,11 +50,26 @@ def _max_scaled(x, scale):
     return unordered(m)
 
 
+@_inline_jit
+def _prefetch(x, lo, hi):
+    """Prefetch x[lo:hi] (an index past the end is harmless)."""
+    for k in range(lo, hi, 64 // x.itemsize):
+        prefetch(x, k, False)
+
+
+# The sums of exponentials prefetch `ahead` elements ahead while they work: they are compute-bound, a row's max
+# pass is memory-bound, and the hardware prefetcher does not run that far ahead of a loop that is busy in cache.
+# Measured at 32,768 × 1,024 with two rows ahead: forward 0.58 -> 0.72 of copy bandwidth (one row ahead: 0.66;
+# also prefetching out for writing: no gain).
 @_reduce_jit
-def _sum_exp(x, scale, m):
+def _sum_exp(x, lo, hi, scale, m, ahead):
+    """Σ e^(x·scale - m) over x[lo:hi]."""
     s = 0.0
-    for lo in range(0, x.size, PARTIAL):
-        xs = x[lo:lo + PARTIAL]
+    for a in range(lo, hi, PARTIAL):
+        b = min(a + PARTIAL, hi)
+        if ahead:
+            _prefetch(x, a + ahead, b + ahead)
+        xs = x[a:b]
         p = K(scale, 0.0)
         for j in range(xs.size):
             p += _exp_shifted(xs[j] * scale - m)
@@ -63,11 +78,13 @@ def _sum_exp(x, scale, m):
 
 
 @_reduce_jit
-def _sum_exp_store(x, out, scale, m):
-    """Σ e^(x·scale - m), storing each term in out."""
+def _sum_exp_store(x, out, lo, hi, scale, m, ahead):
+    """_sum_exp, storing each term in out[lo:hi]."""
     s = 0.0
-    for lo in range(0, x.size, PARTIAL):
-        xs, os = x[lo:lo + PARTIAL], out[lo:lo + PARTIAL]
+    for a in range(lo, hi, PARTIAL):
+        b = min(a + PARTIAL, hi)
+        _prefetch(x, a + ahead, b + ahead)
+        xs, os = x[a:b], out[a:b]
         p = K(scale, 0.0)
         for j in range(xs.size):
             e = _exp_shifted(xs[j] * scale - m)
@@ -107,10 +124,10 @@ def _rows_block(x, out, n, scale, log):
         hi = lo + n
         m = _max_scaled(x[lo:hi], scale)
         if log:
-            s = _sum_exp(x[lo:hi], scale, m)
+            s = _sum_exp(x, lo, hi, scale, m, 2 * n)
             _write_shifted(x[lo:hi], out[lo:hi], scale, m, K(scale, _log(s)))
         else:
-            s = _sum_exp_store(x[lo:hi], out[lo:hi], scale, m)
+            s = _sum_exp_store(x, out, lo, hi, scale, m, 2 * n)
             _scale_by(out[lo:hi], K(scale, 1.0 / s))
 
 
@@ -197,21 +214,25 @@ def _chunk(c, chunks, n):
 
 @cpu_jit(parallel=True)
 def forward_split(x, out, n, scale, log):
-    """Like forward_rows, for few long rows: each row in chunks of SPLIT_CHUNK spread over the threads."""
+    """Like forward_rows, for few long rows: each row in chunks of SPLIT_CHUNK spread over the threads, a pass
+    for each chunk's max and Σ, then one that writes.
+
+    The write pass recomputes softmax's terms: storing them in the first pass and scaling them in the second
+    moves out through memory twice (measured at 8 × 4,194,304: 0.40 of copy bandwidth, against 0.45)."""
     rows = x.size // n
     chunks = (n + SPLIT_CHUNK - 1) // SPLIT_CHUNK
-    ms = np.empty(rows * chunks, x.dtype)
-    ss = np.empty(rows * chunks, np.float64)
+    ms = np.empty(rows * chunks, x.dtype)  # per chunk: max
+    ss = np.empty(rows * chunks, np.float64)  # per chunk: Σ e^(x·scale - chunk max)
     for c in prange(rows * chunks):
         call_noinline(_chunk_stats, (x, ms, ss, c, chunks, n, scale))
     ml = np.empty(rows, x.dtype)  # per row: max
-    fl = np.empty(rows, x.dtype)  # per row: 1/Σ (softmax) or log-sum-exp (log-softmax)
+    fl = np.empty(rows, x.dtype)  # per row: 1/Σ (softmax) or log Σ (log-softmax)
     for r in range(rows):
         m = _max_scaled(ms[r * chunks:r * chunks + chunks], K(scale, 1.0))
         s = 0.0
         for c in range(r * chunks, r * chunks + chunks):
-            # a chunk whose max is -inf adds nothing (all its terms are 0), unless the whole row is -inf
-            s += ss[c] * np.float64(_exp_shifted(ms[c] - m)) if ms[c] != -np.inf else 0.0
+            # a chunk whose max is -inf holds -inf and NaN only: its Σ (0 or NaN) needs no rescaling
+            s += ss[c] * exp(np.float64(ms[c]) - np.float64(m)) if ms[c] != -np.inf else ss[c]
         s = s if m != -np.inf else np.nan
         ml[r] = m
         fl[r] = K(scale, _log(s)) if log else K(scale, 1.0 / s)
@@ -222,8 +243,15 @@ def forward_split(x, out, n, scale, log):
 @cpu_jit
 def _chunk_stats(x, ms, ss, c, chunks, n, scale):
     r, lo, hi = _chunk(c, chunks, n)
-    ms[c] = _max_scaled(x[lo:hi], scale)
-    ss[c] = _sum_exp(x[lo:hi], scale, ms[c])
+    m = _max_scaled(x[lo:hi], scale)
+    ms[c] = m
+    if m == -np.inf:  # a negative NaN orders below -inf: the terms are 0 (-inf) and NaN
+        s = 0.0
+        for j in range(lo, hi):
+            s += 0.0 if x[j] * scale == -np.inf else np.nan
+        ss[c] = s
+    else:
+        ss[c] = _sum_exp(x, lo, hi, scale, m, 0)
 
 
 @cpu_jit
@@ -492,7 +520,7 @@ _SHORT_TEMPLATE = '''\
 import numpy as np
 from numba import prange
 
-from fastact._bits import ordered, unordered
+from fastact._bits import row_dot, row_fill, row_max_fill, row_sum
 from fastact._jit import FASTMATH_REDUCE, cpu_jit
 from fastact._scalar import K
 from fastact._parallel import call_noinline
@@ -506,24 +534,17 @@ _reduce_jit = cpu_jit(fastmath=FASTMATH_REDUCE)
 @_reduce_jit
 def _row_max(x, rep, n, scale):
     for r in range(x.size // N):
-        mi = ordered(x[r * N] * scale)
-        for j in range(1, N):
-            v = ordered(x[r * N + j] * scale)
-            mi = v if v > mi else mi
-        m = unordered(mi)
-        for j in range(N):
-            rep[r * N + j] = m
+        row_max_fill(x, rep, r * N, N, scale)
 
 
 @_reduce_jit
 def _row_total(e, rep, n, log):
-    for r in range(e.size // N):
-        s = 0.0
-        for j in range(N):
-            s += np.float64(e[r * N + j])
-        f = K(e[0], _log(s)) if log else K(e[0], 1.0 / s)
-        for j in range(N):
-            rep[r * N + j] = f
+    if log:  # two loops: one would compute both and select
+        for r in range(e.size // N):
+            row_fill(rep, r * N, N, K(e[0], _log(row_sum(e, r * N, N))))
+    else:
+        for r in range(e.size // N):
+            row_fill(rep, r * N, N, K(e[0], 1.0 / row_sum(e, r * N, N)))
 
 
 @cpu_jit
@@ -545,10 +566,7 @@ def _backward_block(g, y, out, log):
     rows = y.size // N
     s = np.empty(rows, y.dtype)
     for r in range(rows):
-        acc = 0.0
-        for j in range(N):
-            acc += np.float64(g[r * N + j]) * (1.0 if log else np.float64(y[r * N + j]))
-        s[r] = K(y[0], acc)
+        s[r] = K(y[0], row_sum(g, r * N, N) if log else row_dot(g, y, r * N, N))
     if log:
         for r in range(rows):
             for j in range(N):

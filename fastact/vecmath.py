@@ -110,6 +110,17 @@ def _horner_exp32(r, c):
 
 
 @_inline_jit
+def _estrin_exp32(r, c):
+    """The polynomial of _horner_exp32 by Estrin's scheme: a dependency chain of 4 FMAs instead of 6, one more
+    operation, and 1.44 ULP against 1.06 for exp (its last addition rounds a sum of two rounded terms)."""
+    r2 = r * r
+    a = c[1] * r + c[0]
+    b = c[3] * r + c[2]
+    d = (c[5] * r + c[4]) + c[6] * r2
+    return a + r2 * (b + r2 * d)
+
+
+@_inline_jit
 def _exp_poly32(r):
     return _horner_exp32(r, _EXPP32)
 
@@ -141,13 +152,28 @@ def _exp_neg_abs32(x):
 @_inline_jit
 def _exp_neg_sum32(a, tail):
     """e^-(a + tail) for a >= 0 and |tail| <= ulp(a): the tail joins the reduced argument."""
-    a = f32(104.0) if a > f32(104.0) else a  # e^-104 rounds to 0; keeps NaN
-    k = a * -_LOG2E32 + _SHIFT32_LOW
-    n = k - _SHIFT32_LOW
-    r = n * -_LN2HI32 - a
-    r = r - n * _LN2LO32
-    r = r - tail
+    r, k = _reduce_nonpos32(-a, tail)
     return _horner_exp32(r, _EXPP32_LOW) * pow2_shifted(k)
+
+
+@_inline_jit
+def _exp_nonpos32(x):
+    """e^x for x <= 0. Estrin's scheme: softmax's sums of e^(x - max) are bound by this dependency chain (measured
+    0.50 -> 0.40 ns/element on one core, in cache)."""
+    r, k = _reduce_nonpos32(x, f32(0.0))
+    return _estrin_exp32(r, _EXPP32_LOW) * pow2_shifted(k)
+
+
+@_inline_jit
+def _reduce_nonpos32(x, tail):
+    """x - tail = n·ln2 + r for x <= 0 and |tail| <= ulp(x); returns r and k = n + 24 + 1.5·2^23 (the form
+    pow2_shifted takes), for a polynomial scaled by 2^-24 (_EXPP32_LOW)."""
+    x = f32(-104.0) if x < f32(-104.0) else x  # e^-104 rounds to 0; keeps NaN
+    k = x * _LOG2E32 + _SHIFT32_LOW
+    n = k - _SHIFT32_LOW
+    r = n * -_LN2HI32 + x
+    r = r - n * _LN2LO32
+    return r - tail, k
 
 
 @_inline_jit
@@ -460,6 +486,8 @@ def _typed(name, doc, impl32, impl64, python_impl, inline="never"):
 exp = _typed("exp", "e^x.", _exp32, _exp64, np.exp)
 exp_neg_abs = _typed("exp_neg_abs", "e^(-|x|), cheaper than exp(-abs(x)): the exponential of every stable form "
                      "(sigmoid, softplus, softmax).", _exp_neg_abs32, _exp_neg_abs64, lambda x: np.exp(-np.abs(x)))
+exp_nonpos = _typed("exp_nonpos", "e^x for x <= 0 (or NaN): softmax's e^(x - max); other x are outside its "
+                    "domain.", _exp_nonpos32, _exp_nonpos64, np.exp)
 expm1 = _typed("expm1", "e^x - 1, accurate near 0.", _expm1_32, _expm1_64, np.expm1)
 log1p = _typed("log1p", "ln(1 + x), accurate near 0.", _log1p32, _log1p64, np.log1p)
 log1p_unit = _typed("log1p_unit", "ln(1 + x) for 0 <= x <= 1, as in softplus's ln(1 + e^-|x|); other x are "
@@ -472,5 +500,5 @@ norm_cdf = _typed("norm_cdf", "Φ(x) = ½·erfc(-x/√2), relative accuracy in b
 norm_pdf = _typed("norm_pdf", "φ(x) = e^(-x²/2)/√(2π).", _norm_pdf32, _norm_pdf64,
                   lambda x: np.exp(-0.5 * np.square(x)) / math.sqrt(2 * math.pi), inline="always")
 
-MATH_FUNCTIONS = {"exp": exp, "exp_neg_abs": exp_neg_abs, "expm1": expm1, "log1p": log1p, "log1p_unit": log1p_unit,
+MATH_FUNCTIONS = {"exp": exp, "exp_neg_abs": exp_neg_abs, "exp_nonpos": exp_nonpos, "expm1": expm1, "log1p": log1p, "log1p_unit": log1p_unit,
                   "tanh": tanh, "erf": erf, "erfc": erfc, "norm_cdf": norm_cdf, "norm_pdf": norm_pdf}
