@@ -1,9 +1,11 @@
 """CPU kernels of softmax and log-softmax, forward and backward.
 
 Three layouts, chosen by `fastact.softmax` per shape:
-- rows: (rows, n) with n contiguous, one row per task (the row stays in cache between its passes);
+- rows: (rows, n) with n contiguous, one row per task (the row stays in cache between its passes; the row two
+  ahead is prefetched during the exponentials);
 - split: few long rows, each cut in chunks so that every core has work (per-chunk max and sum, combined);
-- short: many short rows, taken in blocks; the exponentials of a whole block in one flat vectorized loop;
+- short: many short rows, taken in blocks; the exponentials of a whole block in one flat vectorized loop; rows
+  of a fixed length up to FIXED_ROW have their max and sum taken as one vector per row (fastact._bits.row_*);
 - strided: the softmax axis is not the last, (outer, n, inner) with blocks of `inner` (no transposed copy);
   long blocks measured faster than L2-sized ones (the per-row loop overhead outweighs the cache misses).
 
