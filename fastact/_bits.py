@@ -111,11 +111,17 @@ def ordered(typingctx, x):
     width = _LAYOUT[x][0]
 
     def codegen(context, builder, sig, args):
-        b = builder.bitcast(args[0], ir.IntType(width))
-        flip = builder.and_(builder.ashr(b, _int(width, width - 1)), _int(width, (1 << (width - 1)) - 1))
-        return builder.xor(b, flip)
+        return _order_flip(builder, builder.bitcast(args[0], ir.IntType(width)), width)
 
     return types.int32(x) if width == 32 else types.int64(x), codegen
+
+
+def _order_flip(builder, b, width):
+    """The map between a float's bits and `ordered` (its own inverse), for an integer or a vector of them."""
+    def const(v):
+        return ir.Constant(b.type, [v] * b.type.count if isinstance(b.type, ir.VectorType) else v)
+
+    return builder.xor(b, builder.and_(builder.ashr(b, const(width - 1)), const((1 << (width - 1)) - 1)))
 
 
 @intrinsic
@@ -127,9 +133,7 @@ def unordered(typingctx, i):
     fty = types.float32 if width == 32 else types.float64
 
     def codegen(context, builder, sig, args):
-        b = args[0]
-        flip = builder.and_(builder.ashr(b, _int(width, width - 1)), _int(width, (1 << (width - 1)) - 1))
-        return builder.bitcast(builder.xor(b, flip), context.get_value_type(fty))
+        return builder.bitcast(_order_flip(builder, args[0], width), context.get_value_type(fty))
 
     return fty(i), codegen
 
@@ -193,7 +197,7 @@ def row_max_fill(typingctx, x, out, lo, n, scale):
         v = builder.fmul(_row_vector(context, builder, sig.args[0], args[0], i, count),
                          _splat(builder, args[4], count))
         ivty = ir.VectorType(ir.IntType(width), count)
-        b = _ordered_vector(builder, builder.bitcast(v, ivty), width, count)
+        b = _order_flip(builder, builder.bitcast(v, ivty), width)
         if count & (count - 1) == 0:
             step = count // 2
             while step:
@@ -205,18 +209,11 @@ def row_max_fill(typingctx, x, out, lo, n, scale):
             fnty = ir.FunctionType(ir.IntType(width), [ivty])
             fn = cgutils.get_or_insert_function(builder.module, fnty, f"llvm.vector.reduce.smax.v{count}i{width}")
             b = _splat(builder, builder.call(fn, [b]), count)
-        m = builder.bitcast(_ordered_vector(builder, b, width, count), v.type)  # the map is its own inverse
+        m = builder.bitcast(_order_flip(builder, b, width), v.type)
         _row_store(context, builder, sig.args[1], args[1], i, m)
         return context.get_dummy_value()
 
     return types.none(x, out, lo, n, scale), codegen
-
-
-def _ordered_vector(builder, b, width, count):
-    ivty = b.type
-    flip = builder.and_(builder.ashr(b, ir.Constant(ivty, [width - 1] * count)),
-                        ir.Constant(ivty, [(1 << (width - 1)) - 1] * count))
-    return builder.xor(b, flip)
 
 
 def _row_store(context, builder, aryty, ary_value, lo, v):
