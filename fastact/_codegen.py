@@ -27,21 +27,9 @@ from fastact.declarations import REGISTRY
 
 _f = REGISTRY[{key!r}].forward
 _d = REGISTRY[{key!r}].derivative
+{staged_names}
 
-
-@cpu_jit
-def forward_serial(x, out{p}):
-    for i in range(x.size):
-        out[i] = _f(x[i]{p})
-
-
-@cpu_jit
-def backward_serial(g, x, out{p}):
-    for i in range(x.size):
-        out[i] = g[i] * _d(x[i]{p})
-
-
-@cpu_jit(parallel=True)
+{serial}@cpu_jit(parallel=True)
 def forward_parallel(x, out{p}):
     for c in prange(chunks(x.size, CHUNK)):
         lo, hi = chunk(c, x.size, CHUNK)
@@ -56,15 +44,7 @@ def backward_parallel(g, x, out{p}):
 
 
 # bias + activation: x, out (rows, n) C-contiguous, bias (n,)
-@cpu_jit
-def bias_forward_serial(x, bias, out{p}):
-    for r in range(x.shape[0]):
-        xr, orow = x[r], out[r]
-        for j in range(xr.size):
-            orow[j] = _f(xr[j] + bias[j]{p})
-
-
-@cpu_jit(parallel=True)
+{bias_forward}@cpu_jit(parallel=True)
 def bias_forward_parallel(x, bias, out{p}):
     rows, per = x.shape[0], max(1, CHUNK // x.shape[1])
     for c in prange(chunks(rows, per)):
@@ -72,17 +52,7 @@ def bias_forward_parallel(x, bias, out{p}):
         call_noinline(bias_forward_serial, (x[lo:hi], bias, out[lo:hi]{p}))
 
 
-@cpu_jit
-def _bias_backward_task(g, x, bias, dx, acc, lo, hi{p}):
-    for r in range(lo, hi):
-        gr, xr, dr = g[r], x[r], dx[r]
-        for j in range(xr.size):
-            dr[j] = gr[j] * _d(xr[j] + bias[j]{p})
-        for j in range(xr.size):  # a loop of its own: with five arrays in one loop it would not vectorize
-            acc[j] += np.float64(dr[j])
-
-
-@cpu_jit
+{bias_task}@cpu_jit
 def bias_backward_serial(g, x, bias, dx, partial{p}):
     """partial: (tasks, n) float64; task t sums the rows of its fixed share, so dbias = partial.sum(0)
     does not depend on the number of threads."""
@@ -101,6 +71,145 @@ def bias_backward_parallel(g, x, bias, dx, partial{p}):
         partial[t, :] = 0.0
         call_noinline(_bias_backward_task, (g, x, bias, dx, partial[t], t * per, min(rows, t * per + per){p}))
 '''
+
+# The per-element loops of _TEMPLATE, for a declaration without a stage...
+_PLAIN_PARTS = {
+    "staged_names": "",
+    "serial": '''\
+@cpu_jit
+def forward_serial(x, out{p}):
+    for i in range(x.size):
+        out[i] = _f(x[i]{p})
+
+
+@cpu_jit
+def backward_serial(g, x, out{p}):
+    for i in range(x.size):
+        out[i] = g[i] * _d(x[i]{p})
+
+
+''',
+    "bias_forward": '''\
+@cpu_jit
+def bias_forward_serial(x, bias, out{p}):
+    for r in range(x.shape[0]):
+        xr, orow = x[r], out[r]
+        for j in range(xr.size):
+            orow[j] = _f(xr[j] + bias[j]{p})
+
+
+''',
+    "bias_task": '''\
+@cpu_jit
+def _bias_backward_task(g, x, bias, dx, acc, lo, hi{p}):
+    for r in range(lo, hi):
+        gr, xr, dr = g[r], x[r], dx[r]
+        for j in range(xr.size):
+            dr[j] = gr[j] * _d(xr[j] + bias[j]{p})
+        for j in range(xr.size):  # a loop of its own: with five arrays in one loop it would not vectorize
+            acc[j] += np.float64(dr[j])
+
+
+''',
+}
+
+# ...and for a staged one: per block of STAGE_BLOCK elements (L1-resident), one loop computes t = stage(x) and a
+# second one the rest (see fastact.declarations on why).
+STAGE_BLOCK = 1024
+_STAGED_PARTS = {
+    "staged_names": '''\
+_s = REGISTRY[{key!r}].stage
+_fs = REGISTRY[{key!r}].forward_staged
+_ds = REGISTRY[{key!r}].derivative_staged
+STAGE_BLOCK = {block}
+
+
+@cpu_jit
+def _stage(x, t{p}):
+    for i in range(x.size):
+        t[i] = _s(x[i]{p})
+
+
+@cpu_jit
+def _stage_bias(x, bias, t{p}):
+    for i in range(x.size):
+        t[i] = _s(x[i] + bias[i]{p})
+''',
+    "serial": '''\
+@cpu_jit
+def _forward_block(x, t, out{p}):
+    for i in range(x.size):
+        out[i] = _fs(x[i], t[i]{p})
+
+
+@cpu_jit
+def _backward_block(g, x, t, out{p}):
+    for i in range(x.size):
+        out[i] = g[i] * _ds(x[i], t[i]{p})
+
+
+@cpu_jit
+def forward_serial(x, out{p}):
+    t = np.empty(min(x.size, STAGE_BLOCK), x.dtype)
+    for lo in range(0, x.size, STAGE_BLOCK):
+        hi = min(x.size, lo + STAGE_BLOCK)
+        _stage(x[lo:hi], t{p})
+        _forward_block(x[lo:hi], t, out[lo:hi]{p})
+
+
+@cpu_jit
+def backward_serial(g, x, out{p}):
+    t = np.empty(min(x.size, STAGE_BLOCK), x.dtype)
+    for lo in range(0, x.size, STAGE_BLOCK):
+        hi = min(x.size, lo + STAGE_BLOCK)
+        _stage(x[lo:hi], t{p})
+        _backward_block(g[lo:hi], x[lo:hi], t, out[lo:hi]{p})
+
+
+''',
+    "bias_forward": '''\
+@cpu_jit
+def _bias_forward_block(x, bias, t, out{p}):
+    for i in range(x.size):
+        out[i] = _fs(x[i] + bias[i], t[i]{p})
+
+
+@cpu_jit
+def bias_forward_serial(x, bias, out{p}):
+    n = x.shape[1]
+    t = np.empty(min(n, STAGE_BLOCK), x.dtype)
+    for r in range(x.shape[0]):
+        xr, orow = x[r], out[r]
+        for lo in range(0, n, STAGE_BLOCK):
+            hi = min(n, lo + STAGE_BLOCK)
+            _stage_bias(xr[lo:hi], bias[lo:hi], t{p})
+            _bias_forward_block(xr[lo:hi], bias[lo:hi], t, orow[lo:hi]{p})
+
+
+''',
+    "bias_task": '''\
+@cpu_jit
+def _bias_backward_block(g, x, bias, t, dx{p}):
+    for i in range(x.size):
+        dx[i] = g[i] * _ds(x[i] + bias[i], t[i]{p})
+
+
+@cpu_jit
+def _bias_backward_task(g, x, bias, dx, acc, lo, hi{p}):
+    n = x.shape[1]
+    t = np.empty(min(n, STAGE_BLOCK), x.dtype)
+    for r in range(lo, hi):
+        gr, xr, dr = g[r], x[r], dx[r]
+        for c in range(0, n, STAGE_BLOCK):
+            e = min(n, c + STAGE_BLOCK)
+            _stage_bias(xr[c:e], bias[c:e], t{p})
+            _bias_backward_block(gr[c:e], xr[c:e], bias[c:e], t, dr[c:e]{p})
+        for j in range(n):  # a loop of its own: with five arrays in one loop it would not vectorize
+            acc[j] += np.float64(dr[j])
+
+
+''',
+}
 
 _GATED_TEMPLATE = '''\
 # Generated by fastact._codegen: gated unit act_a(a)·act_b(b) from fastact.declarations[{a!r}] and [{b!r}];
@@ -244,8 +353,12 @@ def kernels(key: str):
     if mod is None:
         from .declarations import REGISTRY
 
-        params = "".join(f", {name}" for name, _ in REGISTRY[key].params)
-        mod = _KERNELS[key] = load_module(f"act_{key}", _TEMPLATE.format(key=key, p=params, sources=_sources()))
+        decl = REGISTRY[key]
+        params = "".join(f", {name}" for name, _ in decl.params)
+        parts = _PLAIN_PARTS if decl.stage_py is None else _STAGED_PARTS
+        filled = {k: v.format(key=key, p=params, block=STAGE_BLOCK) for k, v in parts.items()}
+        source = _TEMPLATE.format(key=key, p=params, sources=_sources(), **filled)
+        mod = _KERNELS[key] = load_module(f"act_{key}", source)
     return mod
 
 

@@ -45,8 +45,9 @@ def device_function(fn):
 
         if _NS is None:
             _NS = _cuda_namespace()
-        g = dict(fn.__globals__)
-        g.update(_NS)
+        from .declarations import bind_parts
+
+        g = bind_parts(fn, {**fn.__globals__, **_NS}, device_function)
         rebound = types.FunctionType(fn.__code__, g, fn.__name__, fn.__defaults__, fn.__closure__)
         _DEVICE[fn] = cuda.jit(device=True)(rebound)
     return _DEVICE[fn]

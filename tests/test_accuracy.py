@@ -3,6 +3,12 @@ import numpy as np
 import pytest
 from _tools import CASE_IDS, CASES, check_backward, check_forward, fast, ref
 
+import fastact
+from fastact._codegen import STAGE_BLOCK
+from fastact._parallel import CHUNK
+from fastact.declarations import REGISTRY
+from fastact.elementwise import resolve
+
 SHAPES = [(7,), (33, 65), (4, 3, 129)]
 SPECIALS = [0.0, -0.0, np.inf, -np.inf, np.nan, 1e30, -1e30, 1e-40, -1e-40, 1e-310, -1e-310, 3.0, -3.0, 6.0, 20.0,
             -20.0, 88.7, -88.7, 89.0, -104.0, 1e-8, -1e-8]
@@ -86,3 +92,42 @@ def test_float16_computes_in_float32(name, params):
     np.testing.assert_array_equal(y, f(x.astype(np.float32), **params).astype(np.float16))
     dx = b(np.ones_like(x), x, **params)
     assert dx.dtype == np.float16
+
+
+STAGED = [(n, p) for n, p in CASES if resolve(n, dict(p))[0].stage_py is not None]
+
+
+@pytest.mark.parametrize("size", [1, STAGE_BLOCK - 1, STAGE_BLOCK + 1, 3 * STAGE_BLOCK + 7, CHUNK + STAGE_BLOCK + 5])
+@pytest.mark.parametrize("name,params", STAGED, ids=[f"{n}-{p}" for n, p in STAGED])
+def test_staged_kernels_across_blocks(name, params, size, path):
+    """Staged declarations run in blocks (t = stage(x), then the rest): every block boundary, a partial last
+    block, the parallel chunks, in place, and bias_act rows longer than a block."""
+    f, b = fast(name)
+    rf, rb = ref(name)
+    x = sample((size,), np.float32, seed=size)
+    g = sample((size,), np.float32, seed=size + 1)
+    check_forward(name, params, x, f(x, **params), rf(x, **params))
+    check_backward(name, params, x, g, b(g, x, **params), rb(g, x, **params))
+    xc = x.copy()
+    f(xc, out=xc, **params)
+    np.testing.assert_array_equal(xc, f(x, **params))
+    gc = g.copy()
+    b(gc, x, out=gc, **params)
+    np.testing.assert_array_equal(gc, b(g, x, **params))
+    if size > STAGE_BLOCK:
+        rows = x[: 3 * (size // 3)].reshape(3, -1)
+        bias = sample(rows.shape[1:], np.float32, seed=2)
+        np.testing.assert_array_equal(fastact.bias_act(rows, bias, name, **params), f(rows + bias, **params))
+        dx, _ = fastact.bias_act_backward(np.ones_like(rows), rows, bias, name, **params)
+        np.testing.assert_array_equal(dx, b(np.ones_like(rows), rows + bias, **params))
+
+
+def test_staged_declarations_compose():
+    """forward_py of a staged declaration is part(x, stage(x)), with the part's parameters after t."""
+    d = REGISTRY["softplus"]
+    assert d.stage_py is not None and [n for n, _ in d.params] == ["beta", "threshold"]
+    stage, part = d.forward_py.parts
+    for x in np.linspace(-30, 30, 41):
+        assert d.forward_py(x, 2.0, 20.0) == part(x, stage(x, 2.0, 20.0), 2.0, 20.0)
+        assert d.forward_py(x) == part(x, stage(x))  # the defaults carry over
+    assert {k for k, v in REGISTRY.items() if v.stage_py is not None} >= {"softplus", "logsigmoid", "mish"}
