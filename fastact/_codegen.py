@@ -29,7 +29,11 @@ _f = REGISTRY[{key!r}].forward
 _d = REGISTRY[{key!r}].derivative
 {staged_names}
 
-{serial}@cpu_jit(parallel=True)
+
+{serial}
+
+
+@cpu_jit(parallel=True)
 def forward_parallel(x, out{p}):
     for c in prange(chunks(x.size, CHUNK)):
         lo, hi = chunk(c, x.size, CHUNK)
@@ -44,7 +48,10 @@ def backward_parallel(g, x, out{p}):
 
 
 # bias + activation: x, out (rows, n) C-contiguous, bias (n,)
-{bias_forward}@cpu_jit(parallel=True)
+{bias_forward}
+
+
+@cpu_jit(parallel=True)
 def bias_forward_parallel(x, bias, out{p}):
     rows, per = x.shape[0], max(1, CHUNK // x.shape[1])
     for c in prange(chunks(rows, per)):
@@ -52,7 +59,10 @@ def bias_forward_parallel(x, bias, out{p}):
         call_noinline(bias_forward_serial, (x[lo:hi], bias, out[lo:hi]{p}))
 
 
-{bias_task}@cpu_jit
+{bias_task}
+
+
+@cpu_jit
 def bias_backward_serial(g, x, bias, dx, partial{p}):
     """partial: (tasks, n) float64; task t sums the rows of its fixed share, so dbias = partial.sum(0)
     does not depend on the number of threads."""
@@ -356,7 +366,7 @@ def kernels(key: str):
         decl = REGISTRY[key]
         params = "".join(f", {name}" for name, _ in decl.params)
         parts = _PLAIN_PARTS if decl.stage_py is None else _STAGED_PARTS
-        filled = {k: v.format(key=key, p=params, block=STAGE_BLOCK) for k, v in parts.items()}
+        filled = {k: v.format(key=key, p=params, block=STAGE_BLOCK).rstrip("\n") for k, v in parts.items()}
         source = _TEMPLATE.format(key=key, p=params, sources=_sources(), **filled)
         mod = _KERNELS[key] = load_module(f"act_{key}", source)
     return mod

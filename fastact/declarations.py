@@ -96,12 +96,12 @@ _CPU = {}
 
 def _compiled(fn):
     if fn not in _CPU:
-        g = bind_parts(fn, fn.__globals__, _compiled)
-        if g is fn.__globals__:
+        if hasattr(fn, "parts"):  # composed by exec: no source file for Numba's cache
+            rebound = types.FunctionType(fn.__code__, bind_parts(fn, fn.__globals__, _compiled), fn.__name__,
+                                         fn.__defaults__)
+            _CPU[fn] = cpu_jit(rebound, inline="always", cache=False)
+        else:
             _CPU[fn] = cpu_jit(fn, inline="always")
-        else:  # built by exec: no source file for Numba's cache
-            _CPU[fn] = cpu_jit(types.FunctionType(fn.__code__, g, fn.__name__, fn.__defaults__), inline="always",
-                               cache=False)
     return _CPU[fn]
 
 
