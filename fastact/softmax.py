@@ -46,7 +46,7 @@ def _broadcast_mask(mask, shape) -> np.ndarray:
 
 def _forward_api(x, axis, out, scale, mask, device, log):
     if A.check_device(device, x, out, mask) == "cuda":
-        from .gpu import softmax_forward
+        from .gpu_softmax import softmax_forward
 
         return softmax_forward(x, axis, out, scale, mask, log)
     xa = A.as_array(x, "x")
@@ -89,7 +89,7 @@ def _forward_api(x, axis, out, scale, mask, device, log):
 
 def _backward_api(grad, y, axis, out, device, log):
     if A.check_device(device, grad, y, out) == "cuda":
-        from .gpu import softmax_backward as gpu_backward
+        from .gpu_softmax import softmax_backward as gpu_backward
 
         return gpu_backward(grad, y, axis, out, log)
     ya, ga, work, final = A.with_grad(grad, y, "y")

@@ -5,6 +5,8 @@ test_cuda_simulator.py (NUMBA_ENABLE_CUDASIM=1 must be set before numba is impor
 Under the simulator the kernels run as Python threads with Python's float64 math, so shapes stay small and
 inputs moderate (Python's math.exp raises where CUDA's would give inf).
 """
+import sys
+
 import numpy as np
 import pytest
 from numba import config, cuda
@@ -17,6 +19,10 @@ from fastact import reference
 from fastact._arrays import is_device_array
 
 SIM = bool(config.ENABLE_CUDASIM)
+if SIM:
+    # The simulator's block manager busy-polls its threads at every barrier; with Python's default 5 ms switch
+    # interval each barrier waits on dozens of switches (measured: 10x slower softmax tests).
+    sys.setswitchinterval(1e-4)
 pytestmark = pytest.mark.skipif(not cuda.is_available(),
                                 reason="no GPU here; test_cuda_simulator.py runs this file under the CUDA simulator")
 SHAPES = [(3, 5), (2, 3, 8)] + ([] if SIM else [(1 << 20,), (4096, 1024)])
@@ -96,33 +102,101 @@ def test_prelu(dtype):
     np.testing.assert_allclose(dw1, reference.prelu_backward(g, x, np.array([0.2]))[1], rtol=1e-5)
 
 
-SOFTMAX_SHAPES = [((4, 7), -1), ((3, 5, 6), 1), ((6, 5), 0), ((2, 1100), -1)] + (
-    [] if SIM else [((32768, 1024), -1), ((64, 65536), -1), ((1024, 4096), 0)])
+# (shape, axis, layout). Under the simulator the layout thresholds are shrunk (small_layouts) so that small shapes
+# reach every layout; on a GPU the real thresholds apply and large shapes are added.
+SOFTMAX_CASES = [((4, 7), -1, "warp"), ((5, 40), -1, "warp"), ((3, 100), -1, "block"), ((2, 200), -1, "split"),
+                 ((3, 5, 6), 1, "columns"), ((6, 5), 0, "columns")] + (
+    [] if SIM else [((32768, 1024), -1, "warp"), ((500, 3000), -1, "block"), ((200, 20000), -1, "block"),
+                    ((64, 65536), -1, "split"), ((8, 100003), -1, "split"), ((1024, 4096), 0, "columns")])
+
+
+@pytest.fixture
+def small_layouts(monkeypatch):
+    if SIM:
+        from fastact import gpu_softmax
+
+        # rows past 64 elements leave the warp, rows of 128 or more split, rows of 128 float32 stay in shared memory
+        monkeypatch.setattr(gpu_softmax, "WARP_ROW", 64)
+        monkeypatch.setattr(gpu_softmax, "SPLIT_CHUNK", 64)
+        monkeypatch.setattr(gpu_softmax, "ROW_CACHE", 512)
+        monkeypatch.setattr(gpu_softmax, "THREADS", 64)  # two warps a block: each simulated barrier is slow
+
+
+def _layout(shape, axis):
+    from fastact import gpu_softmax
+    from fastact.softmax import _split
+
+    outer, n, inner = _split(shape, axis % len(shape))
+    return gpu_softmax.layout(outer * inner, n, inner)
 
 
 @pytest.mark.parametrize("log", [False, True], ids=["softmax", "log_softmax"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_softmax(log, dtype):
+def test_softmax(log, dtype, small_layouts):
     f = fastact.log_softmax if log else fastact.softmax
     fb = fastact.log_softmax_backward if log else fastact.softmax_backward
     rf = reference.log_softmax if log else reference.softmax
     rb = reference.log_softmax_backward if log else reference.softmax_backward
     rtol = 8 * np.finfo(dtype).eps
-    for shape, axis in SOFTMAX_SHAPES:
+    for shape, axis, kind in SOFTMAX_CASES:
+        assert _layout(shape, axis) == kind  # the case covers the layout it is meant to
         x, g = _sample(shape, dtype), _sample(shape, dtype, seed=3)
         y = _host(f(cuda.to_device(x), axis=axis, scale=0.5))
-        np.testing.assert_allclose(y, rf(x, axis=axis, scale=0.5), rtol=rtol, atol=rtol)
+        np.testing.assert_allclose(y, rf(x, axis=axis, scale=0.5), rtol=rtol, atol=rtol, err_msg=kind)
         dx = _host(fb(cuda.to_device(g), cuda.to_device(y), axis=axis))
         terms = 1 + np.abs(g.astype(np.float64)).sum(axis=axis).max()
-        np.testing.assert_allclose(dx, rb(g, y.astype(np.float64), axis=axis), rtol=rtol, atol=rtol * terms)
-    x = np.array([[1.0, 2.0, 3.0], [np.nan, 0.0, 1.0], [-np.inf, -np.inf, -np.inf]], dtype)
-    mask = np.array([[True, False, True], [True, True, True], [False, False, False]])
-    y = f(x[:1], device="cuda", mask=mask[:1])
-    np.testing.assert_allclose(y, rf(x[:1], mask=mask[:1]), rtol=rtol)
-    y = f(x, device="cuda")
-    assert np.isnan(y[1:]).all()
-    y = f(x, device="cuda", mask=np.array([[True, True, True], [True, True, True], [False, False, False]]))
-    assert np.all(y[2] == (-np.inf if log else 0.0))  # fully masked row
+        np.testing.assert_allclose(dx, rb(g, y.astype(np.float64), axis=axis), rtol=rtol, atol=rtol * terms,
+                                   err_msg=kind)
+
+
+def _special_rows(n, rng):
+    """Rows with NaN, +inf and -inf in different places, and a mask that keeps all, some or none of a row."""
+    x = rng.standard_normal((8, n)).astype(np.float32) * 3
+    x[1, n - 1] = np.nan
+    x[2, n // 2] = np.inf
+    x[3, :] = -np.inf
+    x[4, : n - 1] = -np.inf  # one finite value
+    x[5, ::2] = -np.inf
+    x[6, 0] = 1e30
+    x[7, 1 % n] = -1e30
+    keep = np.ones((8, n), bool)
+    keep[0, ::3] = False
+    keep[1, n - 1] = False  # the NaN masked away
+    keep[4, :] = False  # fully masked
+    keep[5, 1::2] = False  # only -inf kept
+    return x, keep
+
+
+@pytest.mark.parametrize("log", [False, True], ids=["softmax", "log_softmax"])
+def test_softmax_special_rows_match_the_cpu(log, small_layouts):
+    """NaN, ±inf, ±1e30, masks keeping all, some, none or only -inf: the GPU gives the CPU path's result, in
+    every layout (the CPU follows PyTorch; masked positions give 0, log-softmax -inf)."""
+    f = fastact.log_softmax if log else fastact.softmax
+    rng = np.random.default_rng(7)
+    for n, axis in [(7, -1), (100, -1), (200, -1), (7, 0)]:
+        x, keep = _special_rows(n, rng)
+        if axis == 0:
+            x, keep = np.ascontiguousarray(x.T), np.ascontiguousarray(keep.T)
+        kind = _layout(x.shape, axis)
+        for mask in (None, keep):
+            want = f(x, axis=axis, mask=mask)
+            got = _host(f(cuda.to_device(x), axis=axis, mask=None if mask is None else cuda.to_device(mask)))
+            np.testing.assert_allclose(got, want, rtol=4e-6, atol=0, equal_nan=True, err_msg=f"{kind} {mask is None}")
+    y = f(np.array([[1.0, 2.0, 3.0]], np.float32), device="cuda", mask=np.array([True, False, True]))  # broadcast
+    np.testing.assert_allclose(y, f(np.array([[1.0, 2.0, 3.0]], np.float32), mask=np.array([True, False, True])),
+                               rtol=4e-6)
+
+
+def test_softmax_float16_and_mixed_dtypes(small_layouts):
+    x = _sample((3, 100), np.float16)
+    y = fastact.softmax(cuda.to_device(x))
+    assert _host(y).dtype == np.float16
+    np.testing.assert_allclose(_host(y), reference.softmax(x), rtol=2e-3, atol=1e-4)
+    g = _sample((3, 100), np.float32, seed=1)
+    dx = _host(fastact.softmax_backward(cuda.to_device(g), y))  # float16 y with a float32 grad
+    assert dx.dtype == np.float32
+    np.testing.assert_allclose(dx, reference.softmax_backward(g, _host(y).astype(np.float64)), rtol=1e-5,
+                               atol=1e-6)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -1,0 +1,500 @@
+"""CUDA softmax and log-softmax, forward and backward, in four layouts chosen by shape.
+
+- warp: rows along the last axis of up to WARP_ROW elements; a warp per row, the row in registers (x read once),
+  max and sum by warp shuffles;
+- block: longer rows; a block per row. Each thread keeps a running (max, sum) over its elements (the sum rescaled
+  when the max grows: max and sum in one pass), merged by shuffles within warps and through shared memory across
+  them. A row of up to ROW_CACHE bytes stays in shared memory for the write pass;
+- split: fewer than SPLIT_ROWS rows of at least 2·SPLIT_CHUNK elements; each row is cut in chunks over the blocks of
+  a 2-D grid. One kernel leaves each chunk's (max, sum); a second merges the row's pairs and writes its chunk;
+- columns: the softmax axis is not the last; a block takes 32 adjacent columns (coalesced loads) and
+  interleaved segments of the axis (one per warp of the block), merged through shared memory.
+
+Every reduction runs in a fixed order, the same in every block that needs it, so results do not depend on
+scheduling. Special rows follow the CPU path (and PyTorch): NaN or +inf in a row gives NaN, a row of -inf gives
+NaN, masked positions give 0 (log-softmax -inf).
+"""
+from __future__ import annotations
+
+import math
+import threading
+from functools import lru_cache
+
+import numpy as np
+
+from . import gpu as G
+from .softmax import _axis, _split
+
+THREADS = G.THREADS  # threads per block
+WARP = 32
+WARP_ROW = 1024  # longest row kept in a warp's registers (32 per lane)
+ROW_CACHE = 32768  # bytes of a row kept in shared memory by the block layout
+SPLIT_ROWS = 128  # the split layout is for fewer rows than this ...
+SPLIT_CHUNK = 8192  # ... of at least 2·SPLIT_CHUNK elements, cut in chunks of this many
+_FULL = 0xFFFFFFFF
+
+cuda = None  # numba.cuda once loaded: kernels name it as a global, which the CUDA simulator relies on
+
+
+def _load():
+    global cuda
+    if cuda is None:
+        cuda = G._numba_cuda()
+        _simulator_shuffles()
+    return cuda
+
+
+def _simulator_shuffles():
+    """Numba's CUDA simulator has no warp shuffles: give it shfl_xor_sync, built on its block barrier, so that it
+    runs the same kernels as a GPU. Every thread of the block must make the call, as every kernel here does."""
+    from numba import config
+
+    if not config.ENABLE_CUDASIM:
+        return
+    from numba.cuda.simulator import kernelapi
+
+    if hasattr(kernelapi.FakeCUDAModule, "shfl_xor_sync"):
+        return
+
+    def shfl_xor_sync(self, mask, value, lane_mask):
+        me = threading.current_thread()
+        box = me._manager.__dict__.setdefault("_fastact_shuffle", {})
+        box[me.thread_id] = value
+        me.syncthreads()
+        other = box[me.thread_id ^ lane_mask]
+        me.syncthreads()
+        return other
+
+    kernelapi.FakeCUDAModule.shfl_xor_sync = shfl_xor_sync
+
+
+# ---------------------------------------------------------------------------------------------------- kernels
+@lru_cache(maxsize=None)
+def _functions(work: str, items: int, threads: int) -> dict:
+    """The kernels' Python functions for compute dtype `work`, `items` elements per lane in the warp layout and
+    `threads` threads per block."""
+    _load()
+    from numba import types
+
+    C = np.dtype(work).type
+    W = G._nbtype(work)
+    NEG, POS, ZERO, ONE = C(-math.inf), C(math.inf), C(0.0), C(1.0)
+    WARPS = threads // WARP
+
+    @cuda.jit(device=True)
+    def warp_max(m):
+        """max over the warp, NaN winning; every lane gets it."""
+        off = WARP // 2
+        while off > 0:
+            o = cuda.shfl_xor_sync(_FULL, m, off)
+            m = o if o > m or o != o else m
+            off //= 2
+        return m
+
+    @cuda.jit(device=True)
+    def warp_sum(s):
+        off = WARP // 2
+        while off > 0:
+            s += cuda.shfl_xor_sync(_FULL, s, off)
+            off //= 2
+        return s
+
+    @cuda.jit(device=True)
+    def push(m, s, v):
+        """(max, Σ e^(x - max)) after one more x = v. NaN stays in the sum; equal maxima (-inf among them) add 1."""
+        if v > m:
+            s = s * math.exp(m - v) + ONE
+            m = v
+        else:
+            s += ONE if v == m else math.exp(v - m)
+        return m, s
+
+    @cuda.jit(device=True)
+    def merge(m1, s1, m2, s2):
+        m = m1 if m1 > m2 else m2
+        a = s1 if m1 == m else s1 * math.exp(m1 - m)
+        b = s2 if m2 == m else s2 * math.exp(m2 - m)
+        return m, a + b
+
+    @cuda.jit(device=True)
+    def block_merge(m, s):
+        """Merge every thread's (max, sum): shuffles within each warp, then the warps in order. Every thread gets
+        the result; a +inf maximum makes the sum NaN (the row's result is NaN, as on the CPU)."""
+        sm_m = cuda.shared.array(WARPS, W)
+        sm_s = cuda.shared.array(WARPS, W)
+        t = cuda.threadIdx.x
+        off = WARP // 2
+        while off > 0:
+            m, s = merge(m, s, cuda.shfl_xor_sync(_FULL, m, off), cuda.shfl_xor_sync(_FULL, s, off))
+            off //= 2
+        if t % WARP == 0:
+            sm_m[t // WARP] = m
+            sm_s[t // WARP] = s
+        cuda.syncthreads()
+        m, s = sm_m[0], sm_s[0]
+        for w in range(1, WARPS):
+            m, s = merge(m, s, sm_m[w], sm_s[w])
+        cuda.syncthreads()
+        return m, (s if m != POS else C(math.nan))
+
+    @cuda.jit(device=True)
+    def block_sum(s):
+        """Σ over the block's threads, in a fixed order; every thread gets it."""
+        sm = cuda.shared.array(WARPS, W)
+        t = cuda.threadIdx.x
+        s = warp_sum(s)
+        if t % WARP == 0:
+            sm[t // WARP] = s
+        cuda.syncthreads()
+        s = sm[0]
+        for w in range(1, WARPS):
+            s += sm[w]
+        cuda.syncthreads()
+        return s
+
+    @cuda.jit(device=True)
+    def finals(s):
+        """(1/s, log s), guarded where the simulator's Python math would raise."""
+        return (ONE / s if s != ZERO else POS), (math.log(s) if s != ZERO else NEG)
+
+    @cuda.jit(device=True)
+    def put(y, k, v, m, inv, ls, ok, log):
+        """y[k] = softmax (or log-softmax) of the element v = x·scale of a row with max m and sum 1/inv = e^ls."""
+        if log:
+            y[k] = (v - m) - ls if ok else NEG
+        else:
+            y[k] = math.exp(v - m) * inv if ok else ZERO
+
+    @cuda.jit(device=True)
+    def grad_at(g, yv, k, s, log):
+        """dx at k, with s = Σ g·y (softmax) or Σ g (log-softmax) over the row."""
+        if log:
+            return C(g[k]) - math.exp(C(yv[k])) * s
+        return C(yv[k]) * (C(g[k]) - s)
+
+    @cuda.jit(device=True)
+    def term(g, yv, k, log):
+        return C(g[k]) if log else C(g[k]) * C(yv[k])
+
+    # --- warp: a warp per row, the row in registers
+    def forward_warp(x, keep, y, rows, n, scale, use_mask, log):
+        v = cuda.local.array(items, W)
+        ok = cuda.local.array(items, types.boolean)
+        t = cuda.threadIdx.x
+        lane = t % WARP
+        r = cuda.blockIdx.x * WARPS + t // WARP
+        base = r * n
+        m = NEG
+        for i in range(items):
+            j = lane + WARP * i
+            use = r < rows and j < n and (not use_mask or keep[base + j])
+            ok[i] = use
+            a = C(x[base + j]) * scale if use else NEG
+            v[i] = a
+            m = a if a > m or a != a else m
+        m = warp_max(m)
+        s = ZERO
+        for i in range(items):
+            if ok[i]:
+                e = math.exp(v[i] - m)
+                s += e
+                if not log:
+                    v[i] = e
+        inv, ls = finals(warp_sum(s))
+        for i in range(items):
+            j = lane + WARP * i
+            if r < rows and j < n:
+                if log:
+                    y[base + j] = (v[i] - m) - ls if ok[i] else NEG
+                else:
+                    y[base + j] = v[i] * inv if ok[i] else ZERO
+
+    def backward_warp(g, yv, dx, rows, n, log):
+        gs = cuda.local.array(items, W)
+        ys = cuda.local.array(items, W)
+        t = cuda.threadIdx.x
+        lane = t % WARP
+        r = cuda.blockIdx.x * WARPS + t // WARP
+        base = r * n
+        s = ZERO
+        for i in range(items):
+            j = lane + WARP * i
+            if r < rows and j < n:
+                gs[i] = C(g[base + j])
+                ys[i] = C(yv[base + j])
+                s += gs[i] if log else gs[i] * ys[i]
+        s = warp_sum(s)
+        for i in range(items):
+            j = lane + WARP * i
+            if r < rows and j < n:
+                dx[base + j] = gs[i] - math.exp(ys[i]) * s if log else ys[i] * (gs[i] - s)
+
+    # --- block: a block per row
+    def forward_block(x, keep, y, rows, n, scale, use_mask, log, cached):
+        row = cuda.shared.array(0, W)
+        t = cuda.threadIdx.x
+        base = cuda.blockIdx.x * n
+        m, s = NEG, ZERO
+        for j in range(t, n, threads):
+            if not use_mask or keep[base + j]:
+                v = C(x[base + j]) * scale
+                m, s = push(m, s, v)
+                if cached:
+                    row[j] = v
+        m, s = block_merge(m, s)
+        inv, ls = finals(s)
+        for j in range(t, n, threads):
+            ok = not use_mask or keep[base + j]
+            v = ZERO
+            if ok:
+                v = row[j] if cached else C(x[base + j]) * scale
+            put(y, base + j, v, m, inv, ls, ok, log)
+
+    def backward_block(g, yv, dx, rows, n, log):
+        t = cuda.threadIdx.x
+        base = cuda.blockIdx.x * n
+        s = ZERO
+        for j in range(t, n, threads):
+            s += term(g, yv, base + j, log)
+        s = block_sum(s)
+        for j in range(t, n, threads):
+            dx[base + j] = grad_at(g, yv, base + j, s, log)
+
+    # --- split: a row over the blocks of grid row blockIdx.y, chunk blockIdx.x
+    def stats_split(x, keep, part_m, part_s, n, chunk, scale, use_mask):
+        t = cuda.threadIdx.x
+        c, r = cuda.blockIdx.x, cuda.blockIdx.y
+        base = r * n
+        m, s = NEG, ZERO
+        for j in range(c * chunk + t, min(c * chunk + chunk, n), threads):
+            if not use_mask or keep[base + j]:
+                m, s = push(m, s, C(x[base + j]) * scale)
+        m, s = block_merge(m, s)
+        if t == 0:
+            part_m[r * cuda.gridDim.x + c] = m
+            part_s[r * cuda.gridDim.x + c] = s
+
+    def forward_split(x, keep, y, part_m, part_s, n, chunk, scale, use_mask, log):
+        t = cuda.threadIdx.x
+        c, r = cuda.blockIdx.x, cuda.blockIdx.y
+        chunks = cuda.gridDim.x
+        m, s = NEG, ZERO
+        for k in range(t, chunks, threads):
+            m, s = merge(m, s, part_m[r * chunks + k], part_s[r * chunks + k])
+        m, s = block_merge(m, s)
+        inv, ls = finals(s)
+        base = r * n
+        for j in range(c * chunk + t, min(c * chunk + chunk, n), threads):
+            ok = not use_mask or keep[base + j]
+            put(y, base + j, C(x[base + j]) * scale if ok else ZERO, m, inv, ls, ok, log)
+
+    def sums_split(g, yv, part, n, chunk, log):
+        t = cuda.threadIdx.x
+        c, r = cuda.blockIdx.x, cuda.blockIdx.y
+        base = r * n
+        s = ZERO
+        for j in range(c * chunk + t, min(c * chunk + chunk, n), threads):
+            s += term(g, yv, base + j, log)
+        s = block_sum(s)
+        if t == 0:
+            part[r * cuda.gridDim.x + c] = s
+
+    def backward_split(g, yv, dx, part, n, chunk, log):
+        t = cuda.threadIdx.x
+        c, r = cuda.blockIdx.x, cuda.blockIdx.y
+        chunks = cuda.gridDim.x
+        s = ZERO
+        for k in range(t, chunks, threads):
+            s += part[r * chunks + k]
+        s = block_sum(s)
+        base = r * n
+        for j in range(c * chunk + t, min(c * chunk + chunk, n), threads):
+            dx[base + j] = grad_at(g, yv, base + j, s, log)
+
+    # --- columns: (outer, n, inner) with inner > 1; column (o, i) is element (o·n + j)·inner + i, j along the axis
+    def forward_columns(x, keep, y, cols, n, inner, scale, use_mask, log):
+        sm_m = cuda.shared.array(threads, W)
+        sm_s = cuda.shared.array(threads, W)
+        t = cuda.threadIdx.x
+        lane, seg = t % WARP, t // WARP
+        col = cuda.blockIdx.x * WARP + lane
+        active = col < cols
+        o = col // inner
+        base = o * n * inner + (col - o * inner)
+        m, s = NEG, ZERO
+        if active:
+            for j in range(seg, n, WARPS):
+                k = base + j * inner
+                if not use_mask or keep[k]:
+                    m, s = push(m, s, C(x[k]) * scale)
+        sm_m[t] = m
+        sm_s[t] = s
+        cuda.syncthreads()
+        m, s = sm_m[lane], sm_s[lane]
+        for q in range(1, WARPS):
+            m, s = merge(m, s, sm_m[q * WARP + lane], sm_s[q * WARP + lane])
+        s = s if m != POS else C(math.nan)
+        inv, ls = finals(s)
+        if active:
+            for j in range(seg, n, WARPS):
+                k = base + j * inner
+                ok = not use_mask or keep[k]
+                put(y, k, C(x[k]) * scale if ok else ZERO, m, inv, ls, ok, log)
+
+    def backward_columns(g, yv, dx, cols, n, inner, log):
+        sm = cuda.shared.array(threads, W)
+        t = cuda.threadIdx.x
+        lane, seg = t % WARP, t // WARP
+        col = cuda.blockIdx.x * WARP + lane
+        active = col < cols
+        o = col // inner
+        base = o * n * inner + (col - o * inner)
+        s = ZERO
+        if active:
+            for j in range(seg, n, WARPS):
+                s += term(g, yv, base + j * inner, log)
+        sm[t] = s
+        cuda.syncthreads()
+        s = sm[lane]
+        for q in range(1, WARPS):
+            s += sm[q * WARP + lane]
+        if active:
+            for j in range(seg, n, WARPS):
+                k = base + j * inner
+                dx[k] = grad_at(g, yv, k, s, log)
+
+    return {k: v for k, v in locals().items() if k.startswith(("forward_", "backward_", "stats_", "sums_"))}
+
+
+def _signature(name: str, dt_in: str, dt_out: str, work: str):
+    """The kernel's explicit signature: arrays (1-D, C-contiguous), then int64 sizes, then the scale and flags."""
+    from numba import types
+
+    x, y, w = G._arr(dt_in), G._arr(dt_out), G._arr(work)
+    mask, i, f, b = types.boolean[::1], types.int64, G._nbtype(work), types.boolean
+    return {
+        "forward_warp": (x, mask, y, i, i, f, b, b),
+        "backward_warp": (x, x, y, i, i, b),
+        "forward_block": (x, mask, y, i, i, f, b, b, b),
+        "backward_block": (x, x, y, i, i, b),
+        "stats_split": (x, mask, w, w, i, i, f, b),
+        "forward_split": (x, mask, y, w, w, i, i, f, b, b),
+        "sums_split": (x, x, w, i, i, b),
+        "backward_split": (x, x, y, w, i, i, b),
+        "forward_columns": (x, mask, y, i, i, i, f, b, b),
+        "backward_columns": (x, x, y, i, i, i, b),
+    }[name]
+
+
+@lru_cache(maxsize=None)
+@lru_cache(maxsize=None)
+def _compiled(name: str, dt_in: str, dt_out: str, items: int, threads: int):
+    from numba import types
+
+    work = str(G._dtypes(dt_in)[0])
+    return _load().jit(types.void(*_signature(name, dt_in, dt_out, work)))(_functions(work, items, threads)[name])
+
+
+def _kernel(name: str, dt_in: str, dt_out: str, items: int = 1):
+    """Kernel `name` compiled for its explicit signature (once per dtypes: launches pay no type resolution)."""
+    return _compiled(name, dt_in, dt_out, items, THREADS)
+
+
+# ---------------------------------------------------------------------------------------------------- layouts
+def layout(rows: int, n: int, inner: int) -> str:
+    """Which kernels take a softmax of `rows` rows of n elements with stride `inner` (a function of the shape)."""
+    if inner > 1:
+        return "columns"
+    if n <= WARP_ROW:
+        return "warp"
+    if rows < SPLIT_ROWS and n >= 2 * SPLIT_CHUNK:
+        return "split"
+    return "block"
+
+
+def _items(n: int) -> int:
+    """Elements per lane in the warp layout: a power of two, so that few variants are compiled."""
+    return 1 << max(0, (-(-n // WARP) - 1).bit_length())
+
+
+@lru_cache(maxsize=None)
+def _no_mask():
+    """A placeholder for the mask argument when there is none (never read)."""
+    return _load().device_array(1, dtype=np.bool_)
+
+
+def softmax_forward(x, axis, out, scale, mask, log):
+    call = G.Call(x, out, mask)
+    d = call.device(x, "x")
+    work, final = G._dtypes(d.dtype)
+    d = G._as_work(call, d, work)
+    axis = _axis(axis, d.ndim)
+    G._check_out(out, tuple(d.shape), final)
+    s = work.type(1.0 if scale is None else G.A.check_param("scale", scale))
+    keep = _no_mask() if mask is None else _device_mask(call, mask, tuple(d.shape))
+    y = G._out_device(call, out, tuple(d.shape), final)
+    outer, n, inner = _split(tuple(d.shape) or (1,), axis)
+    if d.size:
+        xs, ys = d.reshape(d.size), y.reshape(d.size)
+        st, dt, use_mask = call.stream, (str(d.dtype), str(final)), mask is not None
+        rows, kind = outer * inner, layout(outer * inner, n, inner)
+        if kind == "warp":
+            grid = -(-rows // (THREADS // WARP))
+            _kernel("forward_warp", *dt, _items(n))[grid, THREADS, st](xs, keep, ys, rows, n, s, use_mask, log)
+        elif kind == "block":
+            cached = n * work.itemsize <= ROW_CACHE
+            _kernel("forward_block", *dt)[rows, THREADS, st, n * work.itemsize if cached else 0](
+                xs, keep, ys, rows, n, s, use_mask, log, cached)
+        elif kind == "split":
+            chunks = -(-n // SPLIT_CHUNK)
+            pm, ps = call.empty((rows * chunks,), work), call.empty((rows * chunks,), work)
+            grid = (chunks, rows)
+            _kernel("stats_split", *dt)[grid, THREADS, st](xs, keep, pm, ps, n, SPLIT_CHUNK, s, use_mask)
+            _kernel("forward_split", *dt)[grid, THREADS, st](xs, keep, ys, pm, ps, n, SPLIT_CHUNK, s, use_mask, log)
+        else:
+            _kernel("forward_columns", *dt)[-(-rows // WARP), THREADS, st](
+                xs, keep, ys, rows, n, inner, s, use_mask, log)
+    return call.result(y, out)
+
+
+def softmax_backward(grad, y, axis, out, log):
+    call = G.Call(grad, y, out)
+    dy, dg, work, final = G._with_grad(call, grad, y, "y")
+    if dg.dtype != dy.dtype:  # float16 beside another dtype: both in the compute dtype
+        dy, dg = G._as_work(call, dy, work, half_ok=False), G._as_work(call, dg, work, half_ok=False)
+    axis = _axis(axis, dy.ndim)
+    G._check_out(out, tuple(dy.shape), final)
+    dx = G._out_device(call, out, tuple(dy.shape), final)
+    outer, n, inner = _split(tuple(dy.shape) or (1,), axis)
+    if dy.size:
+        gs, ys, xs = dg.reshape(dy.size), dy.reshape(dy.size), dx.reshape(dy.size)
+        st, dt = call.stream, (str(dy.dtype), str(final))
+        rows, kind = outer * inner, layout(outer * inner, n, inner)
+        if kind == "warp":
+            grid = -(-rows // (THREADS // WARP))
+            _kernel("backward_warp", *dt, _items(n))[grid, THREADS, st](gs, ys, xs, rows, n, log)
+        elif kind == "block":
+            _kernel("backward_block", *dt)[rows, THREADS, st](gs, ys, xs, rows, n, log)
+        elif kind == "split":
+            chunks = -(-n // SPLIT_CHUNK)
+            part = call.empty((rows * chunks,), work)
+            _kernel("sums_split", *dt)[(chunks, rows), THREADS, st](gs, ys, part, n, SPLIT_CHUNK, log)
+            _kernel("backward_split", *dt)[(chunks, rows), THREADS, st](gs, ys, xs, part, n, SPLIT_CHUNK, log)
+        else:
+            _kernel("backward_columns", *dt)[-(-rows // WARP), THREADS, st](gs, ys, xs, rows, n, inner, log)
+    return call.result(dx, out)
+
+
+def _device_mask(call, mask, shape):
+    """The mask as a flat boolean device array of x's shape (a host mask is broadcast first)."""
+    if G._kind(mask) == "host":
+        from .softmax import _broadcast_mask
+
+        keep = call.device(np.ascontiguousarray(_broadcast_mask(mask, shape)), "mask", np.bool_)
+    else:
+        keep = call.device(mask, "mask")
+    if keep.dtype != np.bool_:
+        raise TypeError(f"mask must be a boolean array (True = keep), got dtype {keep.dtype}")
+    if tuple(keep.shape) != shape:
+        raise ValueError(f"a GPU mask must have x's shape {shape}, got {tuple(keep.shape)}")
+    return keep.reshape(keep.size)
