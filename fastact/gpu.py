@@ -404,16 +404,18 @@ def bias_act_backward(decl, grad, x, bias, out, values):
                                                       *(work.type(v) for v in values))
     dbias = call.empty((n,), final)
     if n:
-        _column_sum()[-(-n // THREADS), THREADS, call.stream](partial, dbias)
+        _column_sum(str(final))[-(-n // THREADS), THREADS, call.stream](partial, dbias)
     return call.result(dx, out), call.result(dbias)
 
 
 @lru_cache(maxsize=None)
-def _column_sum():
-    """out[c] = Σ_k partial[k, c], k in order (the deterministic second stage of dbias)."""
+def _column_sum(dt_out: str):
+    """out[c] = Σ_k partial[k, c], k in order (the deterministic second stage of dbias and dweight)."""
+    from numba import types
+
     _numba_cuda()
 
-    @cuda.jit
+    @cuda.jit(types.void(types.float64[:, ::1], _arr(dt_out)))
     def column_sum(partial, out):
         col = cuda.grid(1)
         if col < out.size:
@@ -519,12 +521,16 @@ def gated_backward(a, b, grad, x, out):
 
 # ---------------------------------------------------------------------------------------------------- prelu
 @lru_cache(maxsize=None)
-def _prelu_kernels():
+def _prelu_kernels(work: str, final: str):
+    """forward, backward and the dweight partial sums for x in the compute dtype `work` and results in `final`."""
+    from numba import types
+
     _numba_cuda()
+    a, w, y, i = _arr(work), _arr(work), _arr(final), types.int64
     lrelu_f = device_function(REGISTRY["leaky_relu"].forward_py)
     lrelu_d = device_function(REGISTRY["leaky_relu"].derivative_py)
 
-    @cuda.jit
+    @cuda.jit(types.void(a, w, y, i, i))
     def forward(x, w, y, channels, inner):
         start = cuda.grid(1)
         stride = cuda.gridsize(1)
@@ -532,7 +538,7 @@ def _prelu_kernels():
             ch = (i // inner) % channels
             y[i] = lrelu_f(x[i], w[ch])
 
-    @cuda.jit
+    @cuda.jit(types.void(a, a, w, y, i, i))
     def backward(g, x, w, dx, channels, inner):
         start = cuda.grid(1)
         stride = cuda.gridsize(1)
@@ -540,7 +546,7 @@ def _prelu_kernels():
             ch = (i // inner) % channels
             dx[i] = g[i] * lrelu_d(x[i], w[ch])
 
-    @cuda.jit
+    @cuda.jit(types.void(a, a, types.float64[:, ::1], i, i, i, i))
     def dweight(g, x, partial, outer, channels, inner, per_chunk):
         # block (channel, chunk): Σ g·x over x <= 0 of that channel's elements in the chunk, float64
         sm = cuda.shared.array(256, np.float64)
@@ -597,7 +603,7 @@ def prelu_forward(x, weight, out):
     _check_out(out, tuple(d.shape), final)
     y = _out_device(call, out, tuple(d.shape), final)
     if d.size:
-        _prelu_kernels()[0][_grid(d.size), THREADS, call.stream](d.reshape(d.size), w, y.reshape(d.size),
+        _prelu_kernels(str(work), str(final))[0][_grid(d.size), THREADS, call.stream](d.reshape(d.size), w, y.reshape(d.size),
                                                                  channels, max(inner, 1))
     return call.result(y, out)
 
@@ -611,18 +617,16 @@ def prelu_backward(grad, x, weight):
     chunks = max(1, -(-count // per_chunk))
     partial = call.empty((chunks, channels), np.float64)
     if d.size:
-        fwd, bwd, dw = _prelu_kernels()
+        fwd, bwd, dw = _prelu_kernels(str(work), str(final))
         bwd[_grid(d.size), THREADS, call.stream](g.reshape(d.size), d.reshape(d.size), w, dx.reshape(d.size),
                                                  channels, max(inner, 1))
         dw[(channels, chunks), 256, call.stream](g.reshape(d.size), d.reshape(d.size), partial, outer, channels,
                                                  max(inner, 1), per_chunk)
     else:
         partial = _numba_cuda().to_device(np.zeros((chunks, channels)), stream=call.stream)
-    dweight = call.empty((channels,), work)
-    _column_sum()[-(-channels // THREADS), THREADS, call.stream](partial, dweight)
     wshape = tuple(getattr(weight, "shape", np.shape(weight)))
-    if int(np.prod(wshape)) == 1 and channels != 1:
-        total = call.empty((1,), work)
-        _column_sum()[1, 1, call.stream](dweight.reshape(channels, 1), total)
-        dweight = total
+    if int(np.prod(wshape)) == 1 and channels != 1:  # one shared slope: the sum of every partial, in order
+        partial, channels = partial.reshape(chunks * channels, 1), 1
+    dweight = call.empty((channels,), work)
+    _column_sum(str(work))[-(-channels // THREADS), THREADS, call.stream](partial, dweight)
     return call.result(dx), call.result(dweight.reshape(wshape))
