@@ -46,9 +46,7 @@ def cases(n: int, dtype):
     g = cuda.to_device(rng.standard_normal(n).astype(dtype))
     out = cuda.device_array(n, dtype)
     torch = _torch()
-    tx = tg = None
-    if torch is not None:
-        tx, tg = torch.as_tensor(x, device="cuda"), torch.as_tensor(g, device="cuda")
+    tx = torch.as_tensor(x, device="cuda") if torch is not None else None
     F = torch.nn.functional if torch is not None else None
     item = np.dtype(dtype).itemsize
     t_ops = {"sigmoid": "sigmoid", "tanh": "tanh", "relu": "relu", "gelu": "gelu", "silu": "silu", "mish": "mish",
@@ -61,18 +59,22 @@ def cases(n: int, dtype):
             tf = (lambda op=op: op(tx))
         yield name, "forward", 2 * n * item, (lambda f=f: f(x, out=out)), tf
         yield name, "backward", 3 * n * item, (lambda b=b: b(g, x, out=out)), None
-    for cols in (128, 1024, 4096, 16384, 65536):
-        rows = n // cols
-        if rows == 0:
+    # one shape per softmax layout (fastact.gpu_softmax): warp (8, 1024 columns), block, split, columns (axis 0)
+    for rows, cols, axis in ((n // 8, 8, -1), (n // 1024, 1024, -1), (n // 16384, 16384, -1), (8, n // 8, -1),
+                             (1024, n // 1024, 0)):
+        m = rows * cols
+        if m == 0:
             continue
-        xs, os = x.reshape(rows * cols)[: rows * cols], out.reshape(rows * cols)[: rows * cols]
-        x2, o2 = xs.reshape(rows, cols), os.reshape(rows, cols)
+        x2, g2, o2 = (a[:m].reshape(rows, cols) for a in (x, g, out))
         tf = None
         if torch is not None:
-            t2 = tx[: rows * cols].reshape(rows, cols)
-            tf = (lambda t2=t2: torch.softmax(t2, -1))
-        yield f"softmax {rows}×{cols}", "forward", 2 * rows * cols * item, (lambda x2=x2, o2=o2: fastact.softmax(
-            x2, out=o2)), tf
+            tf = (lambda t2=tx[:m].reshape(rows, cols), axis=axis: torch.softmax(t2, axis))
+        label = f"softmax {rows}×{cols}" + (" axis 0" if axis == 0 else "")
+        y2 = fastact.softmax(x2, axis=axis)
+        yield label, "forward", 2 * m * item, (lambda x2=x2, o2=o2, axis=axis: fastact.softmax(
+            x2, axis=axis, out=o2)), tf
+        yield label, "backward", 3 * m * item, (lambda g2=g2, y2=y2, o2=o2, axis=axis: fastact.softmax_backward(
+            g2, y2, axis=axis, out=o2)), None
     rows = n // 1024
     x2, g2, o2 = (a.reshape(rows * 1024)[: rows * 1024].reshape(rows, 1024) for a in (x, g, out))
     bias = cuda.to_device(rng.standard_normal(1024).astype(dtype))
