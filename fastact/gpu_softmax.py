@@ -166,11 +166,27 @@ def _functions(work: str, items: int, threads: int) -> dict:
             y[k] = math.exp(v - m) * inv if ok else ZERO
 
     @cuda.jit(device=True)
+    def grad(gv, yv, s, log):
+        """dx for grad gv and output yv, with s = Σ g·y (softmax) or Σ g (log-softmax) over the row."""
+        return gv - math.exp(yv) * s if log else yv * (gv - s)
+
+    @cuda.jit(device=True)
     def grad_at(g, yv, k, s, log):
-        """dx at k, with s = Σ g·y (softmax) or Σ g (log-softmax) over the row."""
-        if log:
-            return C(g[k]) - math.exp(C(yv[k])) * s
-        return C(yv[k]) * (C(g[k]) - s)
+        return grad(C(g[k]), C(yv[k]), s, log)
+
+    @cuda.jit(device=True)
+    def warp_row():
+        """(lane, row) of this thread in the warp layout."""
+        t = cuda.threadIdx.x
+        return t % WARP, cuda.blockIdx.x * WARPS + t // WARP
+
+    @cuda.jit(device=True)
+    def column(n, inner):
+        """(lane, segment, column, index of the column's first element) of this thread in the columns layout."""
+        t = cuda.threadIdx.x
+        col = cuda.blockIdx.x * WARP + t % WARP
+        o = col // inner
+        return t % WARP, t // WARP, col, o * n * inner + (col - o * inner)
 
     @cuda.jit(device=True)
     def term(g, yv, k, log):
@@ -180,9 +196,7 @@ def _functions(work: str, items: int, threads: int) -> dict:
     def forward_warp(x, keep, y, rows, n, scale, use_mask, log):
         v = cuda.local.array(items, W)
         ok = cuda.local.array(items, types.boolean)
-        t = cuda.threadIdx.x
-        lane = t % WARP
-        r = cuda.blockIdx.x * WARPS + t // WARP
+        lane, r = warp_row()
         base = r * n
         m = NEG
         for i in range(items):
@@ -212,9 +226,7 @@ def _functions(work: str, items: int, threads: int) -> dict:
     def backward_warp(g, yv, dx, rows, n, log):
         gs = cuda.local.array(items, W)
         ys = cuda.local.array(items, W)
-        t = cuda.threadIdx.x
-        lane = t % WARP
-        r = cuda.blockIdx.x * WARPS + t // WARP
+        lane, r = warp_row()
         base = r * n
         s = ZERO
         for i in range(items):
@@ -227,7 +239,7 @@ def _functions(work: str, items: int, threads: int) -> dict:
         for i in range(items):
             j = lane + WARP * i
             if r < rows and j < n:
-                dx[base + j] = gs[i] - math.exp(ys[i]) * s if log else ys[i] * (gs[i] - s)
+                dx[base + j] = grad(gs[i], ys[i], s, log)
 
     # --- block: a block per row
     def forward_block(x, keep, y, rows, n, scale, use_mask, log, cached):
@@ -316,11 +328,8 @@ def _functions(work: str, items: int, threads: int) -> dict:
         sm_m = cuda.shared.array(threads, W)
         sm_s = cuda.shared.array(threads, W)
         t = cuda.threadIdx.x
-        lane, seg = t % WARP, t // WARP
-        col = cuda.blockIdx.x * WARP + lane
+        lane, seg, col, base = column(n, inner)
         active = col < cols
-        o = col // inner
-        base = o * n * inner + (col - o * inner)
         m, s = NEG, ZERO
         if active:
             for j in range(seg, n, WARPS):
@@ -344,11 +353,8 @@ def _functions(work: str, items: int, threads: int) -> dict:
     def backward_columns(g, yv, dx, cols, n, inner, log):
         sm = cuda.shared.array(threads, W)
         t = cuda.threadIdx.x
-        lane, seg = t % WARP, t // WARP
-        col = cuda.blockIdx.x * WARP + lane
+        lane, seg, col, base = column(n, inner)
         active = col < cols
-        o = col // inner
-        base = o * n * inner + (col - o * inner)
         s = ZERO
         if active:
             for j in range(seg, n, WARPS):
