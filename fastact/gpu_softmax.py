@@ -78,7 +78,8 @@ def _functions(work: str, items: int, threads: int) -> dict:
 
     C = np.dtype(work).type
     W = G._nbtype(work)
-    NEG, POS, ZERO, ONE = C(-math.inf), C(math.inf), C(0.0), C(1.0)
+    NEG, POS, ZERO = C(-math.inf), C(math.inf), C(0.0)
+    S = np.float64  # sums: float64 (float32 sums of 1,024 terms were off by up to 9 ULP in the simulator)
     WARPS = threads // WARP
 
     @cuda.jit(device=True)
@@ -103,10 +104,10 @@ def _functions(work: str, items: int, threads: int) -> dict:
     def push(m, s, v):
         """(max, Σ e^(x - max)) after one more x = v. NaN stays in the sum; equal maxima (-inf among them) add 1."""
         if v > m:
-            s = s * math.exp(m - v) + ONE
+            s = s * math.exp(m - v) + 1.0
             m = v
         else:
-            s += ONE if v == m else math.exp(v - m)
+            s += 1.0 if v == m else math.exp(v - m)
         return m, s
 
     @cuda.jit(device=True)
@@ -121,7 +122,7 @@ def _functions(work: str, items: int, threads: int) -> dict:
         """Merge every thread's (max, sum): shuffles within each warp, then the warps in order. Every thread gets
         the result; a +inf maximum makes the sum NaN (the row's result is NaN, as on the CPU)."""
         sm_m = cuda.shared.array(WARPS, W)
-        sm_s = cuda.shared.array(WARPS, W)
+        sm_s = cuda.shared.array(WARPS, S)
         t = cuda.threadIdx.x
         off = WARP // 2
         while off > 0:
@@ -135,12 +136,12 @@ def _functions(work: str, items: int, threads: int) -> dict:
         for w in range(1, WARPS):
             m, s = merge(m, s, sm_m[w], sm_s[w])
         cuda.syncthreads()
-        return m, (s if m != POS else C(math.nan))
+        return m, (s if m != POS else math.nan)
 
     @cuda.jit(device=True)
     def block_sum(s):
         """Σ over the block's threads, in a fixed order; every thread gets it."""
-        sm = cuda.shared.array(WARPS, W)
+        sm = cuda.shared.array(WARPS, S)
         t = cuda.threadIdx.x
         s = warp_sum(s)
         if t % WARP == 0:
@@ -154,8 +155,8 @@ def _functions(work: str, items: int, threads: int) -> dict:
 
     @cuda.jit(device=True)
     def finals(s):
-        """(1/s, log s), guarded where the simulator's Python math would raise."""
-        return (ONE / s if s != ZERO else POS), (math.log(s) if s != ZERO else NEG)
+        """(1/s, log s) in the compute dtype, guarded where the simulator's Python math would raise."""
+        return (C(1.0 / s) if s != 0.0 else POS), (C(math.log(s)) if s != 0.0 else NEG)
 
     @cuda.jit(device=True)
     def put(y, k, v, m, inv, ls, ok, log):
@@ -190,7 +191,7 @@ def _functions(work: str, items: int, threads: int) -> dict:
 
     @cuda.jit(device=True)
     def term(g, yv, k, log):
-        return C(g[k]) if log else C(g[k]) * C(yv[k])
+        return S(g[k]) if log else S(g[k]) * S(yv[k])
 
     # --- warp: a warp per row, the row in registers
     def forward_warp(x, keep, y, rows, n, scale, use_mask, log):
@@ -207,7 +208,7 @@ def _functions(work: str, items: int, threads: int) -> dict:
             v[i] = a
             m = a if a > m or a != a else m
         m = warp_max(m)
-        s = ZERO
+        s = 0.0
         for i in range(items):
             if ok[i]:
                 e = math.exp(v[i] - m)
@@ -228,13 +229,13 @@ def _functions(work: str, items: int, threads: int) -> dict:
         ys = cuda.local.array(items, W)
         lane, r = warp_row()
         base = r * n
-        s = ZERO
+        s = 0.0
         for i in range(items):
             j = lane + WARP * i
             if r < rows and j < n:
                 gs[i] = C(g[base + j])
                 ys[i] = C(yv[base + j])
-                s += gs[i] if log else gs[i] * ys[i]
+                s += S(gs[i]) if log else S(gs[i]) * S(ys[i])
         s = warp_sum(s)
         for i in range(items):
             j = lane + WARP * i
@@ -246,7 +247,7 @@ def _functions(work: str, items: int, threads: int) -> dict:
         row = cuda.shared.array(0, W)
         t = cuda.threadIdx.x
         base = cuda.blockIdx.x * n
-        m, s = NEG, ZERO
+        m, s = NEG, 0.0
         for j in range(t, n, threads):
             if not use_mask or keep[base + j]:
                 v = C(x[base + j]) * scale
@@ -265,7 +266,7 @@ def _functions(work: str, items: int, threads: int) -> dict:
     def backward_block(g, yv, dx, rows, n, log):
         t = cuda.threadIdx.x
         base = cuda.blockIdx.x * n
-        s = ZERO
+        s = 0.0
         for j in range(t, n, threads):
             s += term(g, yv, base + j, log)
         s = block_sum(s)
@@ -277,7 +278,7 @@ def _functions(work: str, items: int, threads: int) -> dict:
         t = cuda.threadIdx.x
         c, r = cuda.blockIdx.x, cuda.blockIdx.y
         base = r * n
-        m, s = NEG, ZERO
+        m, s = NEG, 0.0
         for j in range(c * chunk + t, min(c * chunk + chunk, n), threads):
             if not use_mask or keep[base + j]:
                 m, s = push(m, s, C(x[base + j]) * scale)
@@ -290,7 +291,7 @@ def _functions(work: str, items: int, threads: int) -> dict:
         t = cuda.threadIdx.x
         c, r = cuda.blockIdx.x, cuda.blockIdx.y
         chunks = cuda.gridDim.x
-        m, s = NEG, ZERO
+        m, s = NEG, 0.0
         for k in range(t, chunks, threads):
             m, s = merge(m, s, part_m[r * chunks + k], part_s[r * chunks + k])
         m, s = block_merge(m, s)
@@ -304,7 +305,7 @@ def _functions(work: str, items: int, threads: int) -> dict:
         t = cuda.threadIdx.x
         c, r = cuda.blockIdx.x, cuda.blockIdx.y
         base = r * n
-        s = ZERO
+        s = 0.0
         for j in range(c * chunk + t, min(c * chunk + chunk, n), threads):
             s += term(g, yv, base + j, log)
         s = block_sum(s)
@@ -315,7 +316,7 @@ def _functions(work: str, items: int, threads: int) -> dict:
         t = cuda.threadIdx.x
         c, r = cuda.blockIdx.x, cuda.blockIdx.y
         chunks = cuda.gridDim.x
-        s = ZERO
+        s = 0.0
         for k in range(t, chunks, threads):
             s += part[r * chunks + k]
         s = block_sum(s)
@@ -326,11 +327,11 @@ def _functions(work: str, items: int, threads: int) -> dict:
     # --- columns: (outer, n, inner) with inner > 1; column (o, i) is element (o·n + j)·inner + i, j along the axis
     def forward_columns(x, keep, y, cols, n, inner, scale, use_mask, log):
         sm_m = cuda.shared.array(threads, W)
-        sm_s = cuda.shared.array(threads, W)
+        sm_s = cuda.shared.array(threads, S)
         t = cuda.threadIdx.x
         lane, seg, col, base = column(n, inner)
         active = col < cols
-        m, s = NEG, ZERO
+        m, s = NEG, 0.0
         if active:
             for j in range(seg, n, WARPS):
                 k = base + j * inner
@@ -351,11 +352,11 @@ def _functions(work: str, items: int, threads: int) -> dict:
                 put(y, k, C(x[k]) * scale if ok else ZERO, m, inv, ls, ok, log)
 
     def backward_columns(g, yv, dx, cols, n, inner, log):
-        sm = cuda.shared.array(threads, W)
+        sm = cuda.shared.array(threads, S)
         t = cuda.threadIdx.x
         lane, seg, col, base = column(n, inner)
         active = col < cols
-        s = ZERO
+        s = 0.0
         if active:
             for j in range(seg, n, WARPS):
                 s += term(g, yv, base + j * inner, log)
@@ -373,20 +374,21 @@ def _functions(work: str, items: int, threads: int) -> dict:
 
 
 def _signature(name: str, dt_in: str, dt_out: str, work: str):
-    """The kernel's explicit signature: arrays (1-D, C-contiguous), then int64 sizes, then the scale and flags."""
+    """The kernel's explicit signature: arrays (1-D, C-contiguous; the split layout's partial sums float64), then
+    int64 sizes, then the scale and flags."""
     from numba import types
 
     x, y, w = G._arr(dt_in), G._arr(dt_out), G._arr(work)
-    mask, i, f, b = types.boolean[::1], types.int64, G._nbtype(work), types.boolean
+    mask, i, f, b, d = types.boolean[::1], types.int64, G._nbtype(work), types.boolean, types.float64[::1]
     return {
         "forward_warp": (x, mask, y, i, i, f, b, b),
         "backward_warp": (x, x, y, i, i, b),
         "forward_block": (x, mask, y, i, i, f, b, b, b),
         "backward_block": (x, x, y, i, i, b),
-        "stats_split": (x, mask, w, w, i, i, f, b),
-        "forward_split": (x, mask, y, w, w, i, i, f, b, b),
-        "sums_split": (x, x, w, i, i, b),
-        "backward_split": (x, x, y, w, i, i, b),
+        "stats_split": (x, mask, w, d, i, i, f, b),
+        "forward_split": (x, mask, y, w, d, i, i, f, b, b),
+        "sums_split": (x, x, d, i, i, b),
+        "backward_split": (x, x, y, d, i, i, b),
         "forward_columns": (x, mask, y, i, i, i, f, b, b),
         "backward_columns": (x, x, y, i, i, i, b),
     }[name]
@@ -453,7 +455,7 @@ def softmax_forward(x, axis, out, scale, mask, log):
                 xs, keep, ys, rows, n, s, use_mask, log, cached)
         elif kind == "split":
             chunks = -(-n // SPLIT_CHUNK)
-            pm, ps = call.empty((rows * chunks,), work), call.empty((rows * chunks,), work)
+            pm, ps = call.empty((rows * chunks,), work), call.empty((rows * chunks,), np.float64)
             grid = (chunks, rows)
             _kernel("stats_split", *dt)[grid, THREADS, st](xs, keep, pm, ps, n, SPLIT_CHUNK, s, use_mask)
             _kernel("forward_split", *dt)[grid, THREADS, st](xs, keep, ys, pm, ps, n, SPLIT_CHUNK, s, use_mask, log)
@@ -483,7 +485,7 @@ def softmax_backward(grad, y, axis, out, log):
             _kernel("backward_block", *dt)[rows, THREADS, st](gs, ys, xs, rows, n, log)
         elif kind == "split":
             chunks = -(-n // SPLIT_CHUNK)
-            part = call.empty((rows * chunks,), work)
+            part = call.empty((rows * chunks,), np.float64)
             _kernel("sums_split", *dt)[(chunks, rows), THREADS, st](gs, ys, part, n, SPLIT_CHUNK, log)
             _kernel("backward_split", *dt)[(chunks, rows), THREADS, st](gs, ys, xs, part, n, SPLIT_CHUNK, log)
         else:
