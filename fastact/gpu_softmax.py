@@ -10,8 +10,8 @@
 - columns: the softmax axis is not the last; a block takes 32 adjacent columns (coalesced loads) and
   interleaved segments of the axis (one per warp of the block), merged through shared memory.
 
-Every reduction runs in a fixed order, the same in every block that needs it, so results do not depend on
-scheduling. Special rows follow the CPU path (and PyTorch): NaN or +inf in a row gives NaN, a row of -inf gives
+Sums run in float64, and every reduction in a fixed order, the same in every block that needs it, so results do
+not depend on scheduling. Special rows follow the CPU path (and PyTorch): NaN or +inf in a row gives NaN, a row of -inf gives
 NaN, masked positions give 0 (log-softmax -inf).
 """
 from __future__ import annotations
