@@ -526,11 +526,11 @@ def _prelu_kernels(work: str, final: str):
     from numba import types
 
     _numba_cuda()
-    a, w, y, i = _arr(work), _arr(work), _arr(final), types.int64
+    a, y, i = _arr(work), _arr(final), types.int64
     lrelu_f = device_function(REGISTRY["leaky_relu"].forward_py)
     lrelu_d = device_function(REGISTRY["leaky_relu"].derivative_py)
 
-    @cuda.jit(types.void(a, w, y, i, i))
+    @cuda.jit(types.void(a, a, y, i, i))
     def forward(x, w, y, channels, inner):
         start = cuda.grid(1)
         stride = cuda.gridsize(1)
@@ -538,7 +538,7 @@ def _prelu_kernels(work: str, final: str):
             ch = (i // inner) % channels
             y[i] = lrelu_f(x[i], w[ch])
 
-    @cuda.jit(types.void(a, a, w, y, i, i))
+    @cuda.jit(types.void(a, a, a, y, i, i))
     def backward(g, x, w, dx, channels, inner):
         start = cuda.grid(1)
         stride = cuda.gridsize(1)
@@ -603,8 +603,8 @@ def prelu_forward(x, weight, out):
     _check_out(out, tuple(d.shape), final)
     y = _out_device(call, out, tuple(d.shape), final)
     if d.size:
-        _prelu_kernels(str(work), str(final))[0][_grid(d.size), THREADS, call.stream](d.reshape(d.size), w, y.reshape(d.size),
-                                                                 channels, max(inner, 1))
+        fwd = _prelu_kernels(str(work), str(final))[0]
+        fwd[_grid(d.size), THREADS, call.stream](d.reshape(d.size), w, y.reshape(d.size), channels, max(inner, 1))
     return call.result(y, out)
 
 
@@ -617,7 +617,7 @@ def prelu_backward(grad, x, weight):
     chunks = max(1, -(-count // per_chunk))
     partial = call.empty((chunks, channels), np.float64)
     if d.size:
-        fwd, bwd, dw = _prelu_kernels(str(work), str(final))
+        _, bwd, dw = _prelu_kernels(str(work), str(final))
         bwd[_grid(d.size), THREADS, call.stream](g.reshape(d.size), d.reshape(d.size), w, dx.reshape(d.size),
                                                  channels, max(inner, 1))
         dw[(channels, chunks), 256, call.stream](g.reshape(d.size), d.reshape(d.size), partial, outer, channels,

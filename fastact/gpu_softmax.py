@@ -11,8 +11,8 @@
   interleaved segments of the axis (one per warp of the block), merged through shared memory.
 
 Sums run in float64, and every reduction in a fixed order, the same in every block that needs it, so results do
-not depend on scheduling. Special rows follow the CPU path (and PyTorch): NaN or +inf in a row gives NaN, a row of -inf gives
-NaN, masked positions give 0 (log-softmax -inf).
+not depend on scheduling. Special rows follow the CPU path (and PyTorch): NaN or +inf in a row gives NaN, a row
+of -inf gives NaN, masked positions give 0 (log-softmax -inf).
 """
 from __future__ import annotations
 
