@@ -15,6 +15,7 @@ from functools import lru_cache
 import numpy as np
 
 from . import _arrays as A
+from ._cudasim import patch_simulator
 from .declarations import REGISTRY
 from .gpu_math import device_function
 
@@ -34,6 +35,7 @@ def _numba_cuda():
             from numba import cuda as module
         except ImportError:  # pragma: no cover - depends on the environment
             raise RuntimeError("fastact's GPU path needs numba-cuda: pip install 'fastact[cuda]'") from None
+        patch_simulator()
         cuda = module
     return cuda
 

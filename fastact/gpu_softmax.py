@@ -17,7 +17,6 @@ of -inf gives NaN, masked positions give 0 (log-softmax -inf).
 from __future__ import annotations
 
 import math
-import threading
 from functools import lru_cache
 
 import numpy as np
@@ -40,32 +39,7 @@ def _load():
     global cuda
     if cuda is None:
         cuda = G._numba_cuda()
-        _simulator_shuffles()
     return cuda
-
-
-def _simulator_shuffles():
-    """Numba's CUDA simulator has no warp shuffles: give it shfl_xor_sync, built on its block barrier, so that it
-    runs the same kernels as a GPU. Every thread of the block must make the call, as every kernel here does."""
-    from numba import config
-
-    if not config.ENABLE_CUDASIM:
-        return
-    from numba.cuda.simulator import kernelapi
-
-    if hasattr(kernelapi.FakeCUDAModule, "shfl_xor_sync"):
-        return
-
-    def shfl_xor_sync(self, mask, value, lane_mask):
-        me = threading.current_thread()
-        box = me._manager.__dict__.setdefault("_fastact_shuffle", {})
-        box[me.thread_id] = value
-        me.syncthreads()
-        other = box[me.thread_id ^ lane_mask]
-        me.syncthreads()
-        return other
-
-    kernelapi.FakeCUDAModule.shfl_xor_sync = shfl_xor_sync
 
 
 # ---------------------------------------------------------------------------------------------------- kernels

@@ -260,3 +260,28 @@ def test_torch_in_torch_out():
         v = fastact.softmax(u)  # launched on the producer's stream
     s.synchronize()
     torch.testing.assert_close(v, torch.softmax(u, -1), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.skipif(not SIM, reason="a check of fastact's fix to the simulator")
+def test_simulator_threads_share_one_shared_array():
+    """The simulator's cuda.shared.array, called by a block's threads at once, gives them all one array (without
+    fastact's lock two threads could each make their own, and a block reduction read unwritten memory)."""
+    import threading
+
+    from numba.cuda.simulator.kernelapi import FakeCUDAShared
+
+    fastact.gpu._numba_cuda()  # fills the simulator's gaps
+    for _ in range(20):
+        shared, got = FakeCUDAShared(0), []
+        start = threading.Barrier(32)
+
+        def thread():
+            start.wait()
+            got.append(shared.array(256, np.float64))
+
+        threads = [threading.Thread(target=thread) for _ in range(32)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(got) == 32 and all(a is got[0] for a in got)
