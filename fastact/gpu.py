@@ -386,7 +386,15 @@ def bias_act_forward(decl, x, bias, out, values):
     return call.result(y, out)
 
 
-ROWS_PER_CHUNK = 256  # rows summed by one block into one partial of dbias; a function of the shape only
+ROWS_PER_CHUNK = 256  # rows summed by one block into one partial of dbias (more where the grid would be too tall)
+_MAX_GRID_Y = 65535  # CUDA's limit on a grid's y and z dimensions
+
+
+def _chunks(count: int, per: int) -> tuple[int, int]:
+    """(items per chunk, chunks) for `count` items cut in chunks of at least `per`, at most _MAX_GRID_Y chunks
+    (one grid row each). A function of the shape only, so the order of the partial sums is too."""
+    per = max(per, -(-count // _MAX_GRID_Y))
+    return per, max(1, -(-count // per))
 
 
 def bias_act_backward(decl, grad, x, bias, out, values):
@@ -397,12 +405,12 @@ def bias_act_backward(decl, grad, x, bias, out, values):
     dx = _out_device(call, out, tuple(d.shape), final)
     n = tuple(d.shape)[-1]
     rows = d.size // n if n else 0
-    chunks = max(1, -(-rows // ROWS_PER_CHUNK))
+    per_chunk, chunks = _chunks(rows, ROWS_PER_CHUNK)
     partial = call.empty((chunks, n), np.float64)
     if d.size:
         k = _bias_kernel(decl.key, True, str(d.dtype))
         k[(-(-n // 32), chunks), (32, 8), call.stream](g.reshape(d.size), d.reshape(d.size), b, dx.reshape(d.size),
-                                                      partial, rows, n, ROWS_PER_CHUNK,
+                                                      partial, rows, n, per_chunk,
                                                       *(work.type(v) for v in values))
     dbias = call.empty((n,), final)
     if n:
@@ -614,9 +622,7 @@ def prelu_backward(grad, x, weight):
     call = Call(grad, x, weight)
     d, g, w, work, final, (outer, channels, inner) = _prelu_inputs(call, x, weight, grad)
     dx = call.empty(tuple(d.shape), final)
-    count = outer * inner
-    per_chunk = 65536
-    chunks = max(1, -(-count // per_chunk))
+    per_chunk, chunks = _chunks(outer * inner, 65536)
     partial = call.empty((chunks, channels), np.float64)
     if d.size:
         _, bwd, dw = _prelu_kernels(str(work), str(final))

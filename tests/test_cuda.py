@@ -15,7 +15,7 @@ import _tools
 from _tools import CASE_IDS, CASES, check_backward, check_forward, fast, ref
 
 import fastact
-from fastact import reference
+from fastact import gpu, reference
 from fastact._arrays import is_device_array
 
 SIM = bool(config.ENABLE_CUDASIM)
@@ -270,7 +270,7 @@ def test_simulator_threads_share_one_shared_array():
 
     from numba.cuda.simulator.kernelapi import FakeCUDAShared
 
-    fastact.gpu._numba_cuda()  # fills the simulator's gaps
+    gpu._numba_cuda()  # fills the simulator's gaps
     for _ in range(20):
         shared, got = FakeCUDAShared(0), []
         start = threading.Barrier(32)
@@ -285,3 +285,30 @@ def test_simulator_threads_share_one_shared_array():
         for t in threads:
             t.join()
         assert len(got) == 32 and all(a is got[0] for a in got)
+
+
+@pytest.mark.skipif(not SIM, reason="a check of fastact's fix to the simulator")
+def test_simulator_checks_launches_as_a_gpu_does():
+    """A launch whose arguments do not match the kernel's signature, or whose grid is out of CUDA's limits,
+    fails under the simulator as it would on a GPU."""
+    k = gpu._column_sum("float32")
+    partial, out = cuda.to_device(np.ones((3, 4))), cuda.device_array(4, np.float32)
+    k[1, 32](partial, out)
+    assert np.array_equal(out.copy_to_host(), np.full(4, 3, np.float32))
+    with pytest.raises(TypeError, match="column_sum: no matching definition"):
+        k[1, 32](partial, cuda.device_array(4, np.float64))  # float64 out for a float32 kernel
+    with pytest.raises(TypeError, match="no matching definition"):
+        k[1, 32](cuda.to_device(np.ones(12)), out)  # 1-D partial for a 2-D parameter
+    with pytest.raises(ValueError, match="out of CUDA's limits"):
+        k[(1, 65536), 32](partial, out)
+    with pytest.raises(ValueError, match="out of CUDA's limits"):
+        k[1, 2048](partial, out)
+
+
+@pytest.mark.parametrize("count,per", [(0, 256), (1000, 256), (65535 * 256, 256), (65535 * 256 + 1, 256),
+                                       (1 << 34, 256), (1 << 33, 65536)])
+def test_partial_sum_chunks_fit_the_grid(count, per):
+    """dbias and dweight cut their rows in chunks, one grid row each: never more than CUDA's 65,535."""
+    size, chunks = gpu._chunks(count, per)
+    assert 1 <= chunks <= 65535 and size >= per and size * chunks >= count
+    assert size * (chunks - 1) < max(count, 1)  # no empty chunk
