@@ -298,6 +298,7 @@ def _with_grad(call: Call, grad, x, name="x", grad_shape=None, half_ok=True):
         raise ValueError(f"grad has shape {tuple(g.shape)} but {name} has shape {tuple(d.shape)}; "
                          f"grad must have shape {want}")
     work, final = _dtypes(d.dtype, g.dtype)
+    half_ok = half_ok and d.dtype == g.dtype  # a kernel reads float16 only where both are
     return _as_work(call, d, work, half_ok), _as_work(call, g, work, half_ok), work, final
 
 

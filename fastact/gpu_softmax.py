@@ -442,8 +442,6 @@ def softmax_forward(x, axis, out, scale, mask, log):
 def softmax_backward(grad, y, axis, out, log):
     call = G.Call(grad, y, out)
     dy, dg, work, final = G._with_grad(call, grad, y, "y")
-    if dg.dtype != dy.dtype:  # float16 beside another dtype: both in the compute dtype
-        dy, dg = G._as_work(call, dy, work, half_ok=False), G._as_work(call, dg, work, half_ok=False)
     axis = _axis(axis, dy.ndim)
     G._check_out(out, tuple(dy.shape), final)
     dx = G._out_device(call, out, tuple(dy.shape), final)

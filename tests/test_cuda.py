@@ -236,6 +236,33 @@ def test_gated(name, params, dtype):
                                    atol=rtol * (1 + np.abs(x).max()) * np.abs(g).max())
 
 
+MIXED = [(np.float16, np.float32), (np.float32, np.float16), (np.float32, np.float64), (np.float64, np.float16),
+         (np.float16, np.float16)]
+
+
+@pytest.mark.parametrize("x_dtype,g_dtype", MIXED, ids=lambda d: np.dtype(d).name)
+def test_backward_with_mixed_dtypes(x_dtype, g_dtype):
+    """x and grad of different dtypes (float16 beside float32, say): computed in the wider one, with the dtype
+    and values of the CPU path."""
+    x, b = _sample((6, 8), x_dtype), _sample(8, x_dtype, seed=5)
+    g, gh = _sample((6, 8), g_dtype, seed=1), _sample((6, 4), g_dtype, seed=2)
+    w = np.array([0.25], x_dtype)
+    calls = {
+        "sigmoid": lambda dev, m: fastact.sigmoid_backward(m(g), m(x)),
+        "bias_act": lambda dev, m: fastact.bias_act_backward(m(g), m(x), m(b), "silu")[0],
+        "dbias": lambda dev, m: fastact.bias_act_backward(m(g), m(x), m(b), "silu")[1],
+        "glu": lambda dev, m: fastact.glu_backward(m(gh), m(x)),
+        "prelu": lambda dev, m: fastact.prelu_backward(m(g), m(x), m(w))[0],
+        "softmax": lambda dev, m: fastact.softmax_backward(m(g), m(x)),
+    }
+    tol = 2e-3 if np.float16 in (x_dtype, g_dtype) else 1e-6
+    for name, f in calls.items():
+        want = f("cpu", lambda a: a)
+        got = _host(f("cuda", cuda.to_device))
+        assert got.dtype == want.dtype, name
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.abs(want).max(), err_msg=name)
+
+
 @pytest.mark.skipif(SIM, reason="CuPy needs a real GPU")
 def test_cupy_in_cupy_out():
     cp = pytest.importorskip("cupy")
