@@ -369,7 +369,6 @@ def _signature(name: str, dt_in: str, dt_out: str, work: str):
 
 
 @lru_cache(maxsize=None)
-@lru_cache(maxsize=None)
 def _compiled(name: str, dt_in: str, dt_out: str, items: int, threads: int):
     from numba import types
 
