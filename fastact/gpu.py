@@ -107,6 +107,8 @@ class Call:
         present = [a for a in arrays if a is not None]
         self.kind = _kind(present[0]) if present else "host"
         self.stream = _stream(present)
+        self.owner = present[0] if self.kind in ("cupy", "torch") else None
+        self._made = {}  # id of a device array from empty() -> the CuPy array or tensor it views
 
     def device(self, a, name: str, dtype=None):
         """a as a C-contiguous device array (dtype: the compute dtype to convert host data to)."""
@@ -122,7 +124,23 @@ class Call:
         return d
 
     def empty(self, shape, dtype):
-        return _numba_cuda().device_array(shape, dtype=dtype, stream=self.stream)
+        """A new device array. With CuPy or PyTorch input it comes from that library's caching allocator (on the
+        input's device), so a call pays no cudaMalloc/cudaFree, and the result is that library's own array."""
+        c = _numba_cuda()
+        if self.owner is None:
+            return c.device_array(shape, dtype=dtype, stream=self.stream)
+        if self.kind == "cupy":
+            import cupy
+
+            with self.owner.device:
+                made = cupy.empty(shape, dtype=dtype)
+        else:
+            import torch
+
+            made = torch.empty(shape, dtype=getattr(torch, np.dtype(dtype).name), device=self.owner.device)
+        d = c.as_cuda_array(made, sync=False)
+        self._made[id(d)] = (d, made)
+        return d
 
     def result(self, d, out=None):
         """d handed back: into `out` if given, else as the caller's kind of array."""
@@ -135,6 +153,8 @@ class Call:
             h = d.copy_to_host(stream=self.stream)
             self.stream.synchronize()
             return h
+        if id(d) in self._made:
+            return self._made[id(d)][1]
         if self.kind == "cupy":
             import cupy
 

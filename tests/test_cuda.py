@@ -267,8 +267,11 @@ def test_backward_with_mixed_dtypes(x_dtype, g_dtype):
 def test_cupy_in_cupy_out():
     cp = pytest.importorskip("cupy")
     x = cp.linspace(-3, 3, 1000, dtype=cp.float32)
+    pool = cp.get_default_memory_pool()
+    before = pool.used_bytes()
     y = fastact.gelu(x)
     assert isinstance(y, cp.ndarray)
+    assert pool.used_bytes() - before >= y.nbytes  # the result comes from CuPy's pool
     check_forward("gelu", {}, cp.asnumpy(x), cp.asnumpy(y), reference.gelu(cp.asnumpy(x)))
 
 
@@ -278,8 +281,12 @@ def test_torch_in_torch_out():
     if not torch.cuda.is_available():
         pytest.skip("PyTorch has no CUDA here")
     t = torch.linspace(-3, 3, 1000, device="cuda")
+    before = torch.cuda.memory_allocated()
     y = fastact.silu(t)
     assert isinstance(y, torch.Tensor) and y.is_cuda
+    assert torch.cuda.memory_allocated() - before >= y.numel() * y.element_size()  # from PyTorch's allocator
+    dx, dw = fastact.prelu_backward(torch.ones_like(t), t, torch.full((1,), 0.25, device="cuda"))
+    assert dw.shape == (1,) and isinstance(dw, torch.Tensor)
     torch.testing.assert_close(y, torch.nn.functional.silu(t), rtol=1e-6, atol=1e-6)
     s = torch.cuda.Stream()
     with torch.cuda.stream(s):
