@@ -38,27 +38,29 @@ def _torch():
 
 
 def cases(n: int, dtype):
-    """(name, pass, bytes moved, fastact call, torch call or None) on device arrays of n elements."""
+    """(name, pass, bytes moved, fastact call, torch call or None) on device arrays of n elements; the rows and
+    PyTorch's counterparts (its aten backward ops among them) are those of the CPU benchmark."""
     from numba import cuda
+
+    from .benchmark import ACTIVATION_ROWS, EXTRA_ROWS, FASTACT_PARAMS, _torch_bias, _torch_fns
 
     rng = np.random.default_rng(0)
     x = cuda.to_device((rng.standard_normal(n) * 3).astype(dtype))
     g = cuda.to_device(rng.standard_normal(n).astype(dtype))
     out = cuda.device_array(n, dtype)
     torch = _torch()
-    tx = torch.as_tensor(x, device="cuda") if torch is not None else None
-    F = torch.nn.functional if torch is not None else None
+    tx, tg = (torch.as_tensor(a, device="cuda") for a in (x, g)) if torch is not None else (None, None)
+    t_fns = _torch_fns()[1] if torch is not None else {}
     item = np.dtype(dtype).itemsize
-    t_ops = {"sigmoid": "sigmoid", "tanh": "tanh", "relu": "relu", "gelu": "gelu", "silu": "silu", "mish": "mish",
-             "softplus": "softplus", "elu": "elu"}
-    for name in [a for a in fastact.ACTIVATIONS if a != "prelu"]:
+    for row in ACTIVATION_ROWS:
+        name, params = EXTRA_ROWS.get(row, (row, FASTACT_PARAMS.get(row, {})))
         f, b = getattr(fastact, name), getattr(fastact, name + "_backward")
-        tf = None
-        if torch is not None and name in t_ops:
-            op = getattr(torch, t_ops[name], None) or getattr(F, t_ops[name])
-            tf = (lambda op=op: op(tx))
-        yield name, "forward", 2 * n * item, (lambda f=f: f(x, out=out)), tf
-        yield name, "backward", 3 * n * item, (lambda b=b: b(g, x, out=out)), None
+        tf, tb = t_fns.get(row, (None, None))
+        ty = tf(tx) if tf is not None else None
+        yield row, "forward", 2 * n * item, (lambda f=f, p=params: f(x, out=out, **p)), (
+            (lambda tf=tf: tf(tx)) if tf is not None else None)
+        yield row, "backward", 3 * n * item, (lambda b=b, p=params: b(g, x, out=out, **p)), (
+            (lambda tb=tb, ty=ty: tb(tg, tx, ty)) if tb is not None else None)
     # one shape per softmax layout (fastact.gpu_softmax): warp (8, 1024 columns), block, split, columns (axis 0)
     for rows, cols, axis in ((n // 8, 8, -1), (n // 1024, 1024, -1), (n // 16384, 16384, -1), (8, n // 8, -1),
                              (1024, n // 1024, 0)):
@@ -66,29 +68,32 @@ def cases(n: int, dtype):
         if m == 0:
             continue
         x2, g2, o2 = (a[:m].reshape(rows, cols) for a in (x, g, out))
-        tf = None
-        if torch is not None:
-            tf = (lambda t2=tx[:m].reshape(rows, cols), axis=axis: torch.softmax(t2, axis))
-        label = f"softmax {rows}×{cols}" + (" axis 0" if axis == 0 else "")
         y2 = fastact.softmax(x2, axis=axis)
+        tf = tb = None
+        if torch is not None:
+            t2, tg2, ty2 = (torch.as_tensor(a, device="cuda") for a in (x2, g2, y2))
+            tf = (lambda t2=t2, axis=axis: torch.softmax(t2, axis))
+            tb = (lambda tg2=tg2, ty2=ty2, axis=axis: torch.ops.aten._softmax_backward_data(tg2, ty2, axis % 2,
+                                                                                              ty2.dtype))
+        label = f"softmax {rows}×{cols}" + (" axis 0" if axis == 0 else "")
         yield label, "forward", 2 * m * item, (lambda x2=x2, o2=o2, axis=axis: fastact.softmax(
             x2, axis=axis, out=o2)), tf
         yield label, "backward", 3 * m * item, (lambda g2=g2, y2=y2, o2=o2, axis=axis: fastact.softmax_backward(
-            g2, y2, axis=axis, out=o2)), None
+            g2, y2, axis=axis, out=o2)), tb
     rows = n // 1024
-    x2, g2, o2 = (a.reshape(rows * 1024)[: rows * 1024].reshape(rows, 1024) for a in (x, g, out))
+    x2, g2, o2 = (a[: rows * 1024].reshape(rows, 1024) for a in (x, g, out))
     bias = cuda.to_device(rng.standard_normal(1024).astype(dtype))
     for act in ("relu", "gelu", "silu"):
-        tf = None
+        tf = tb = None
         if torch is not None:
-            tb = torch.as_tensor(bias, device="cuda")
-            t2 = tx[: rows * 1024].reshape(rows, 1024)
-            tact = {"relu": F.relu, "gelu": F.gelu, "silu": F.silu}[act]
-            tf = (lambda t2=t2, tb=tb, tact=tact: tact(t2 + tb))
+            t_fwd, t_bwd = _torch_bias(act, {})
+            t2, tg2, tbias = (torch.as_tensor(a, device="cuda") for a in (x2, g2, bias))
+            tf = (lambda t_fwd=t_fwd, t2=t2, tbias=tbias: t_fwd(t2, tbias))
+            tb = (lambda t_bwd=t_bwd, tg2=tg2, t2=t2, tbias=tbias: t_bwd(tg2, t2, tbias))
         yield f"bias_act {act} {rows}×1024", "forward", 2 * rows * 1024 * item, (
             lambda a=act: fastact.bias_act(x2, bias, a, out=o2)), tf
         yield f"bias_act {act} {rows}×1024", "backward", 3 * rows * 1024 * item, (
-            lambda a=act: fastact.bias_act_backward(g2, x2, bias, a, out=o2)), None
+            lambda a=act: fastact.bias_act_backward(g2, x2, bias, a, out=o2)), tb
 
 
 def run(n: int = 1 << 28, dtype=np.float32, repeat: int = 10, progress=None):
