@@ -55,7 +55,12 @@ def status() -> tuple[bool, str]:
             return False, "numba-cuda is installed but no usable GPU/driver was found"
         dev = c.get_current_device()
         name = dev.name.decode() if isinstance(dev.name, bytes) else dev.name
-        return True, f"GPU {name} (compute capability {dev.compute_capability[0]}.{dev.compute_capability[1]})"
+        name = f"GPU {name} (compute capability {dev.compute_capability[0]}.{dev.compute_capability[1]})"
+        from numba.cuda.cudadrv import nvvm
+
+        if not nvvm.is_available():
+            return False, f"{name}, but not the CUDA compiler (libNVVM): pip install 'fastact[cuda]'"
+        return True, name
     except Exception as e:  # pragma: no cover - driver specific
         return False, f"numba-cuda could not use the GPU: {e}"
 
