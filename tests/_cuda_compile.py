@@ -68,9 +68,8 @@ def compile_only(func_or_sig=None, device=False, **kw):
     return compile_
 
 
-cuda.jit = compile_only
 G._numba_cuda()
-cuda.jit = compile_only  # (loading may have re-bound it)
+cuda.jit = compile_only
 FLOATS = ("float16", "float32", "float64")
 for key in REGISTRY:
     for dt in FLOATS:
