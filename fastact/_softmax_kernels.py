@@ -13,6 +13,8 @@ The row maximum is taken on order-preserving integer images of the floats (`orde
 fast-math flags; NaN still propagates (through the sum of exponentials). Sums: partial sums of PARTIAL
 terms in the input's precision (so the loop runs at the float width), accumulated in float64.
 """
+import functools
+
 import numpy as np
 from numba import prange
 
@@ -590,6 +592,7 @@ def backward(g, y, out, log):
 FIXED_ROW = 16  # rows up to this length get kernels compiled for their exact length (loops LLVM unrolls)
 
 
+@functools.lru_cache(maxsize=None)
 def fixed_row_kernels(n: int):
     """The forward/backward kernels for rows of exactly n (<= FIXED_ROW) elements."""
     from ._codegen import _sources, load_module

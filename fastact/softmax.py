@@ -1,6 +1,8 @@
 """Row-wise, numerically stable softmax and log-softmax, forward and backward (CPU, multi-threaded over rows)."""
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
 
@@ -19,7 +21,7 @@ def _axis(axis, ndim: int) -> int:
 
 def _split(shape, ax) -> tuple[int, int, int]:
     """(outer, n, inner): the sizes before, along and after the softmax axis."""
-    return int(np.prod(shape[:ax], dtype=np.int64)), shape[ax], int(np.prod(shape[ax + 1:], dtype=np.int64))
+    return math.prod(shape[:ax]), shape[ax], math.prod(shape[ax + 1:])
 
 
 def _use_split(rows: int, n: int) -> bool:
@@ -70,19 +72,20 @@ def _forward_api(x, axis, out, scale, mask, device, log):
     xw = np.ascontiguousarray(xa, dtype=work).reshape(shape)
     dst = A.Output(out, xw, final, work, inputs=(xw,))
     if xw.size:
-        buf = dst.buffer.reshape(shape)
+        buf, big = dst.buffer.reshape(shape), A.parallel(xw.size)
         if keep is not None:
             K.forward_masked(xw.reshape(-1), keep, buf.reshape(-1), n, s, log)
         elif inner > 1:
             K.forward_strided(xw.reshape(outer, n, inner), buf.reshape(outer, n, inner), s, log, _block(inner))
         elif _use_split(outer, n):
             K.forward_split(xw.reshape(-1), buf.reshape(-1), n, s, log)
-        elif n <= K.FIXED_ROW:
-            K.fixed_row_kernels(n).forward(xw.reshape(-1), buf.reshape(-1), s, log)
+        elif n <= K.FIXED_ROW:  # below the parallel threshold: the serial block kernel over the whole array
+            ks = K.fixed_row_kernels(n)
+            (ks.forward if big else ks._forward_block)(xw.reshape(-1), buf.reshape(-1), s, log)
         elif n <= K.SHORT_ROW:
-            K.forward_short(xw.reshape(-1), buf.reshape(-1), n, s, log)
+            (K.forward_short if big else K._short_block)(xw.reshape(-1), buf.reshape(-1), n, s, log)
         else:
-            K.forward_rows(xw.reshape(-1), buf.reshape(-1), n, s, log)
+            (K.forward_rows if big else K._rows_block)(xw.reshape(-1), buf.reshape(-1), n, s, log)
     res = dst.result()
     return res if out is not None or xa.shape else res.reshape(())
 
@@ -102,18 +105,21 @@ def _backward_api(grad, y, axis, out, device, log):
     dst = A.Output(out, yw, final, work, inputs=(yw, gw))
     outer, n, inner = _split(shape, ax)
     if yw.size:
-        buf = dst.buffer.reshape(shape)
+        buf, big = dst.buffer.reshape(shape), A.parallel(yw.size)
         if inner > 1:
             dims = (outer, n, inner)
             K.backward_strided(gw.reshape(dims), yw.reshape(dims), buf.reshape(dims), log, _block(inner))
         elif _use_split(outer, n):
             K.backward_split(gw.reshape(-1), yw.reshape(-1), buf.reshape(-1), n, log)
-        elif n <= K.FIXED_ROW:
-            K.fixed_row_kernels(n).backward(gw.reshape(-1), yw.reshape(-1), buf.reshape(-1), log)
+        elif n <= K.FIXED_ROW:  # below the parallel threshold: the serial block kernel over the whole array
+            ks = K.fixed_row_kernels(n)
+            (ks.backward if big else ks._backward_block)(gw.reshape(-1), yw.reshape(-1), buf.reshape(-1), log)
         elif n <= K.SHORT_ROW:
-            K.backward_short(gw.reshape(-1), yw.reshape(-1), buf.reshape(-1), n, log)
+            (K.backward_short if big else K._short_block_backward)(gw.reshape(-1), yw.reshape(-1), buf.reshape(-1),
+                                                                   n, log)
         else:
-            K.backward_rows(gw.reshape(-1), yw.reshape(-1), buf.reshape(-1), n, log)
+            (K.backward_rows if big else K._backward_rows_block)(gw.reshape(-1), yw.reshape(-1), buf.reshape(-1), n,
+                                                                 log)
     res = dst.result()
     return res if out is not None or ya.shape else res.reshape(())
 

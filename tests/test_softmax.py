@@ -22,7 +22,9 @@ def _close(got, want, dtype, scale=1.0):
 @pytest.mark.parametrize("shape,axis", [((5, 7), -1), ((4, 3, 1000), -1), ((6, 5, 4), 0), ((6, 5, 4), 1),
                                         ((1, 1), -1), ((0, 5), -1), ((3, 1), -1), ((9,), 0),
                                         # few long rows (split in chunks); axis not last (blocks of columns)
-                                        ((3, 40000), -1), ((2, 3, 70), 1), ((50, 130), 0), ((50, 40), -1)])
+                                        ((3, 40000), -1), ((2, 3, 70), 1), ((50, 130), 0), ((50, 40), -1),
+                                        # past the parallel threshold: rows, short rows, fixed-length rows
+                                        ((40, 1000), -1), ((1000, 40), -1), ((5000, 8), -1)])
 @pytest.mark.parametrize("fns", FUNCS, ids=IDS)
 def test_against_reference(fns, shape, axis, dtype):
     f, b, rf, rb = fns
@@ -145,3 +147,11 @@ def test_random_shapes_and_axes(x, data):
     axis = data.draw(st.integers(-x.ndim, x.ndim - 1))
     for f, _, rf, _ in FUNCS:
         _close(f(x, axis=axis), rf(x, axis=axis), np.float64)
+
+
+def test_fixed_length_kernels_are_loaded_once():
+    """Rows of up to FIXED_ROW elements get kernels generated for their length; a call must not rebuild them
+    (it cost 200 µs a call)."""
+    from fastact import _softmax_kernels as K
+
+    assert K.fixed_row_kernels(8) is K.fixed_row_kernels(8)
