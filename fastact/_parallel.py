@@ -11,6 +11,16 @@ from numba.extending import intrinsic
 from ._jit import cpu_jit
 
 CHUNK = 16384  # elements per call of the serial kernel
+# The fixed partition of rows that a backward sums a parameter's gradient over (dbias, PReLU's dweight): a
+# function of the shape only, so the sum is bit-identical whatever the thread count. At most 256 tasks, and at
+# most 2^22 partial sums in all.
+_MAX_TASKS = 256
+_MAX_PARTIALS = 1 << 22
+
+
+def fixed_tasks(rows: int, n: int) -> int:
+    """Number of tasks (rows of partial sums, each of n) that `rows` rows are cut into."""
+    return max(1, min(rows, _MAX_TASKS, _MAX_PARTIALS // max(n, 1)))
 
 
 @intrinsic

@@ -5,16 +5,8 @@ import numpy as np
 
 from . import _arrays as A
 from ._codegen import kernels
+from ._parallel import fixed_tasks
 from .elementwise import resolve
-
-# Rows of the fixed partition that the backward sums dbias over: a function of the shape only, so dbias is
-# bit-identical whatever the thread count. At most 256 tasks, and at most 2^22 partial sums in all.
-_MAX_TASKS = 256
-_MAX_PARTIALS = 1 << 22
-
-
-def _tasks(rows: int, n: int) -> int:
-    return max(1, min(rows, _MAX_TASKS, _MAX_PARTIALS // max(n, 1)))
 
 
 def _prepare(x, bias, name_x="x"):
@@ -84,7 +76,7 @@ def bias_act_backward(grad, x, bias, act: str = "relu", *, out: np.ndarray | Non
     gc = np.ascontiguousarray(ga, dtype=work)
     dst = A.Output(out, xc, final, work, inputs=(xc, gc))
     rows, n = _rows(xc).shape
-    partial = np.zeros((_tasks(rows, n), n), np.float64)
+    partial = np.zeros((fixed_tasks(rows, n), n), np.float64)
     if xc.size:
         ks = kernels(decl.key)
         kern = ks.bias_backward_parallel if A.parallel(xc.size) else ks.bias_backward_serial

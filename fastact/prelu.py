@@ -1,11 +1,14 @@
 """PReLU: leaky ReLU with a learnable slope per channel (axis 1, as torch.nn.functional.prelu)."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import prange
 
 from . import _arrays as A
-from ._jit import cpu_jit
+from ._jit import FASTMATH_REDUCE, cpu_jit
+from ._parallel import CHUNK, call_noinline, chunk, chunks, fixed_tasks
 from .declarations import REGISTRY
 
 # PReLU is leaky ReLU with the slope read per channel: same declaration, no formula written twice.
@@ -13,31 +16,97 @@ _f = REGISTRY["leaky_relu"].forward
 _d = REGISTRY["leaky_relu"].derivative
 
 
-@cpu_jit(parallel=True)
-def _forward(x, w, out):  # x, out: (outer, C, inner); w: (C,)
-    n_outer, n_c, n_inner = x.shape
-    for r in prange(n_outer * n_c):
-        o = r // n_c
-        c = r - o * n_c
-        wc = w[c]
-        for i in range(n_inner):
-            out[o, c, i] = _f(x[o, c, i], wc)
+# Two layouts of x viewed as (outer, C, inner):
+# - rows (inner != 1): the (outer·C, inner) rows, one slope per row (row r has channel r % C);
+# - columns (inner == 1, x of (outer, C)): each row runs across the channels, the slopes a vector.
+# Each loop runs over one contiguous row, so it vectorizes; the parallel kernels run them on chunks of rows.
+@cpu_jit
+def _rows_forward(x, w, out, lo, hi):
+    for r in range(lo, hi):
+        xr, yr, wc = x[r], out[r], w[r % w.size]
+        for i in range(xr.size):
+            yr[i] = _f(xr[i], wc)
+
+
+@cpu_jit
+def _columns_forward(x, w, out, lo, hi):
+    for o in range(lo, hi):
+        xr, yr = x[o], out[o]
+        for c in range(xr.size):
+            yr[c] = _f(xr[c], w[c])
 
 
 @cpu_jit(parallel=True)
-def _backward(g, x, w, dx, partial):  # partial: (outer, C) float64 sums of g·x where x <= 0
-    n_outer, n_c, n_inner = x.shape
-    for r in prange(n_outer * n_c):
-        o = r // n_c
-        c = r - o * n_c
-        wc = w[c]
-        acc = 0.0
-        for i in range(n_inner):
-            xi = x[o, c, i]
-            gi = g[o, c, i]
-            dx[o, c, i] = gi * _d(xi, wc)
-            acc += np.float64(gi) * np.float64(xi) if not xi > 0 else 0.0
-        partial[o, c] = acc
+def _forward_parallel(x, w, out, rows_layout):
+    rows, per = x.shape[0], max(1, CHUNK // x.shape[1])
+    for k in prange(chunks(rows, per)):
+        lo, hi = chunk(k, rows, per)
+        if rows_layout:
+            call_noinline(_rows_forward, (x, w, out, lo, hi))
+        else:
+            call_noinline(_columns_forward, (x, w, out, lo, hi))
+
+
+@cpu_jit(fastmath=FASTMATH_REDUCE)
+def _slope_sum(g, x):
+    """Σ g·x over x <= 0 (not x > 0: a NaN x counts), in float64."""
+    s = 0.0
+    for i in range(x.size):
+        s += np.float64(g[i]) * np.float64(x[i]) if not x[i] > 0 else 0.0
+    return s
+
+
+@cpu_jit
+def _rows_backward(g, x, w, dx, partial, lo, hi):
+    """partial[r]: row r's Σ g·x over x <= 0."""
+    for r in range(lo, hi):
+        gr, xr, dr, wc = g[r], x[r], dx[r], w[r % w.size]
+        for i in range(xr.size):
+            dr[i] = gr[i] * _d(xr[i], wc)
+        partial[r] = _slope_sum(gr, xr)
+
+
+@cpu_jit
+def _columns_backward(g, x, w, dx, acc, lo, hi):
+    """acc[c] += Σ g·x over x <= 0 in channel c of rows lo..hi."""
+    for o in range(lo, hi):
+        gr, xr, dr = g[o], x[o], dx[o]
+        for c in range(xr.size):
+            dr[c] = gr[c] * _d(xr[c], w[c])
+        for c in range(xr.size):  # a loop of its own: with five arrays in one loop it would not vectorize
+            xv = xr[c]
+            acc[c] += np.float64(gr[c]) * np.float64(xv) if not xv > 0 else 0.0
+
+
+@cpu_jit(parallel=True)
+def _rows_backward_parallel(g, x, w, dx, partial):
+    rows, per = x.shape[0], max(1, CHUNK // x.shape[1])
+    for k in prange(chunks(rows, per)):
+        lo, hi = chunk(k, rows, per)
+        call_noinline(_rows_backward, (g, x, w, dx, partial, lo, hi))
+
+
+@cpu_jit
+def _columns_backward_serial(g, x, w, dx, partial):
+    """partial: (tasks, C); task t sums its fixed share of the rows (the share depends on the shape only)."""
+    rows, tasks = x.shape[0], partial.shape[0]
+    per = (rows + tasks - 1) // tasks
+    for t in range(tasks):
+        _columns_backward(g, x, w, dx, partial[t], t * per, min(rows, t * per + per))
+
+
+@cpu_jit(parallel=True)
+def _columns_backward_parallel(g, x, w, dx, partial):
+    rows, tasks = x.shape[0], partial.shape[0]
+    per = (rows + tasks - 1) // tasks
+    for t in prange(tasks):
+        call_noinline(_columns_backward, (g, x, w, dx, partial[t], t * per, min(rows, t * per + per)))
+
+
+def _view(a: np.ndarray, shape3) -> np.ndarray:
+    """a as the 2-D view its layout runs on: (outer·C, inner) rows, or (outer, C) when inner is 1."""
+    outer, c, inner = shape3
+    return a.reshape(outer * c, inner) if inner != 1 else a.reshape(outer, c)
 
 
 def _prepare(x, weight, name_x="x"):
@@ -51,7 +120,7 @@ def _prepare(x, weight, name_x="x"):
     xc = np.ascontiguousarray(xa, dtype=work)
     outer = xa.shape[0] if xa.ndim >= 2 else 1
     c = channels if xa.ndim >= 2 else 1
-    inner = int(np.prod(xa.shape[2:])) if xa.ndim >= 2 else xa.size
+    inner = math.prod(xa.shape[2:]) if xa.ndim >= 2 else xa.size
     w = np.broadcast_to(np.ascontiguousarray(wa, dtype=work).reshape(-1), (c,)).copy()
     return xa, wa, xc, w, work, (outer, c, inner)
 
@@ -72,7 +141,11 @@ def prelu(x, weight, *, out: np.ndarray | None = None, device: str = "auto") -> 
         A.check_out(out, xa.shape, final)
     dst = A.Output(out, xc, final, work, inputs=(xc,))
     if xc.size:
-        _forward(xc.reshape(shape3), w, dst.buffer.reshape(shape3))
+        xv, yv, rows_layout = _view(xc, shape3), _view(dst.buffer, shape3), shape3[2] != 1
+        if A.parallel(xc.size):
+            _forward_parallel(xv, w, yv, rows_layout)
+        else:
+            (_rows_forward if rows_layout else _columns_forward)(xv, w, yv, 0, xv.shape[0])
     return dst.result()
 
 
@@ -92,9 +165,20 @@ def prelu_backward(grad, x, weight, *, device: str = "auto") -> tuple[np.ndarray
     w = w.astype(work, copy=False)
     gc = np.ascontiguousarray(ga, dtype=work)
     dx = np.empty(xa.shape, work)
-    partial = np.zeros(shape3[:2], np.float64)
-    if xc.size:
-        _backward(gc.reshape(shape3), xc.reshape(shape3), w, dx.reshape(shape3), partial)
-    dw = partial.sum(axis=0)
+    outer, channels, inner = shape3
+    views = _view(gc, shape3), _view(xc, shape3), w, _view(dx, shape3)
+    if inner != 1:  # one partial sum per row, then per channel over outer in order
+        partial = np.zeros(outer * channels, np.float64)
+        if xc.size:
+            if A.parallel(xc.size):
+                _rows_backward_parallel(*views, partial)
+            else:
+                _rows_backward(*views, partial, 0, outer * channels)
+        partial = partial.reshape(outer, channels)
+    else:
+        partial = np.zeros((fixed_tasks(outer, channels), channels), np.float64)
+        if xc.size:
+            (_columns_backward_parallel if A.parallel(xc.size) else _columns_backward_serial)(*views, partial)
+    dw = np.add.reduce(partial, axis=0)  # rows of partial added in order
     dw = np.array([dw.sum()]) if wa.size == 1 else dw
     return dx.astype(final, copy=False), dw.reshape(wa.shape).astype(work)

@@ -254,7 +254,7 @@ def prelu_backward(grad, x, weight):
     w = wa.reshape(-1)
     if x.ndim >= 2 and w.size > 1:
         w = w.reshape((1, -1) + (1,) * (x.ndim - 2))
-    dx = g * np.where(x > 0, 1.0, w)
+    dx = g * np.where(np.isnan(x), np.nan, np.where(x > 0, 1.0, w))  # NaN propagates, as in leaky_relu
     contrib = np.where(x > 0, 0.0, g * x)
     if x.ndim >= 2 and wa.size > 1:
         dw = contrib.sum(axis=tuple(i for i in range(x.ndim) if i != 1))

@@ -6,10 +6,14 @@ from fastact import reference
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("shape,wsize", [((10,), 1), ((4, 3), 3), ((2, 5, 7, 3), 5), ((2, 5, 7), 1), ((3, 0, 2), 1)])
+@pytest.mark.parametrize("shape,wsize", [((10,), 1), ((4, 3), 3), ((2, 5, 7, 3), 5), ((2, 5, 7), 1), ((3, 0, 2), 1),
+                                         ((2, 3, 0), 3),
+                                         # past the parallel threshold: channels along rows, and across each row
+                                         ((4, 6, 2000), 6), ((300, 200), 200), ((3000, 20), 1)])
 def test_prelu_against_reference(shape, wsize, dtype):
     rng = np.random.default_rng(0)
     x = rng.standard_normal(shape).astype(dtype)
+    x.reshape(-1)[7::101] = np.nan  # NaN propagates to y, dx and its channel's dweight
     w = rng.uniform(0.01, 0.5, wsize).astype(dtype)
     g = rng.standard_normal(shape).astype(dtype)
     y = fastact.prelu(x, w)
@@ -56,3 +60,19 @@ def test_prelu_errors():
         fastact.prelu(np.ones((2, 3)), np.array(["a"]))
     with pytest.raises(ValueError, match="out"):
         fastact.prelu(np.ones((2, 3)), [0.1], out=np.empty(3))
+
+
+@pytest.mark.parametrize("shape,wsize", [((4, 6, 2000), 6), ((300, 200), 200)])
+def test_prelu_serial_and_parallel_agree_bit_for_bit(shape, wsize, monkeypatch):
+    """Below the parallel threshold the serial kernels run; they sum dweight over the same fixed partition."""
+    from fastact import _arrays
+
+    rng = np.random.default_rng(3)
+    x, g = rng.standard_normal(shape).astype(np.float32), rng.standard_normal(shape).astype(np.float32)
+    w = np.full(wsize, 0.25, np.float32)
+    monkeypatch.setattr(_arrays, "PARALLEL_THRESHOLD", 0)
+    par = fastact.prelu(x, w), *fastact.prelu_backward(g, x, w)
+    monkeypatch.setattr(_arrays, "PARALLEL_THRESHOLD", 1 << 62)
+    ser = fastact.prelu(x, w), *fastact.prelu_backward(g, x, w)
+    for a, b in zip(par, ser):
+        np.testing.assert_array_equal(a, b)
