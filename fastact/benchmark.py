@@ -385,9 +385,62 @@ def gated_cases(n, dtype):
                    lambda b=b, p=params: b(g, x, **p), _bind(np_b, g, x), bwd)
 
 
+def _prelu_exprs(lib):
+    """(forward(x, w), backward(g, x, w) -> (dx, dweight)) of PReLU over axis 1, written with the library's own
+    operations (PyTorch: its prelu kernel and autograd)."""
+    if lib == "numpy":
+        def backward(g, x, w):
+            dx = g * np.where(x > 0, x.dtype.type(1), w)
+            return dx, np.where(x > 0, 0, g * x).sum(axis=0)
+
+        return (lambda x, w: np.where(x > 0, x, w * x)), backward
+    if lib == "torch":
+        import torch
+        import torch.nn.functional as F
+
+        def torch_backward(g, x, w):
+            xr, wr = x.detach().requires_grad_(True), w.detach().requires_grad_(True)
+            return torch.autograd.grad(F.prelu(xr, wr), (xr, wr), g)
+
+        return F.prelu, torch_backward
+    import jax
+    import jax.numpy as jnp
+
+    def jprelu(x, w):
+        return jnp.where(x > 0, x, w * x)
+
+    jf = jax.jit(jprelu)
+    jb = jax.jit(lambda g, x, w: jax.vjp(jprelu, x, w)[1](g))
+    return (lambda x, w: jf(x, w).block_until_ready()), (lambda g, x, w: jax.block_until_ready(jb(g, x, w)))
+
+
+def prelu_cases(n, dtype):
+    """PReLU on (n/1,024, 1,024) with a slope per column (a dense layer's activations). Its backward has no out=:
+    both columns time the allocating call."""
+    x, g = _data((n // 1024, 1024), dtype)
+    w = np.full(1024, 0.25, dtype)
+    out = np.empty_like(x)
+    np_f, np_b = _prelu_exprs("numpy")
+    fwd, bwd = {}, {}
+    for lib in ("torch", "jax"):
+        try:
+            lf, lb = _prelu_exprs(lib)
+        except ImportError:
+            continue
+        convert = _converter(lib)
+        lx, lg, lw = convert(x), convert(g), convert(w)
+        fwd[lib], bwd[lib] = _bind(lf, lx, lw), _bind(lb, lg, lx, lw)
+    row = f"prelu {x.shape[0]}×{x.shape[1]}"
+    yield Case("prelu", row, "forward", 2 * x.nbytes, lambda: fastact.prelu(x, w, out=out),
+               lambda: fastact.prelu(x, w), _bind(np_f, x, w), fwd)
+    backward = (lambda: fastact.prelu_backward(g, x, w))
+    yield Case("prelu", row, "backward", 3 * x.nbytes, backward, backward, _bind(np_b, g, x, w), bwd)
+
+
 SUITES = {"activations": lambda names, n, dtype: activation_cases(names, n, dtype),
           "softmax": lambda names, n, dtype: softmax_cases(n, dtype),
           "bias_act": lambda names, n, dtype: bias_act_cases(n, dtype),
+          "prelu": lambda names, n, dtype: prelu_cases(n, dtype),
           "gated": lambda names, n, dtype: gated_cases(n, dtype)}
 
 
