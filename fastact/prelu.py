@@ -103,10 +103,29 @@ def _columns_backward_parallel(g, x, w, dx, partial):
         call_noinline(_columns_backward, (g, x, w, dx, partial[t], t * per, min(rows, t * per + per)))
 
 
-def _view(a: np.ndarray, shape3) -> np.ndarray:
-    """a as the 2-D view its layout runs on: (outer·C, inner) rows, or (outer, C) when inner is 1."""
+_ROW = 1024  # the columns layout's rows are at least this long: k short rows are viewed as one
+
+
+def _pieces(shape3, w) -> list:
+    """[(rows layout?, 2-D shape, slopes, first element, end)]: the views of the flat array the kernels run on.
+    In the columns layout k rows of C < _ROW elements are viewed as one row of k·C with the slopes tiled k times;
+    the rows left over (fewer than k) are a second piece."""
     outer, c, inner = shape3
-    return a.reshape(outer * c, inner) if inner != 1 else a.reshape(outer, c)
+    if c == 1:  # one slope: any split of the elements will do
+        outer, inner = outer * inner, 1
+    if inner != 1:
+        return [(True, (outer * c, inner), w, 0, outer * c * inner)]
+    k = max(1, _ROW // c)
+    main = outer // k * k
+    pieces = [(False, (main // k, k * c), np.tile(w, k), 0, main * c)] if main else []
+    if main < outer:
+        pieces.append((False, (outer - main, c), w, main * c, outer * c))
+    return pieces
+
+
+def _part(a: np.ndarray, piece) -> np.ndarray:
+    _, shape, _, lo, hi = piece
+    return a.reshape(-1)[lo:hi].reshape(shape)
 
 
 def _prepare(x, weight, name_x="x"):
@@ -140,12 +159,13 @@ def prelu(x, weight, *, out: np.ndarray | None = None, device: str = "auto") -> 
     if out is not None:
         A.check_out(out, xa.shape, final)
     dst = A.Output(out, xc, final, work, inputs=(xc,))
-    if xc.size:
-        xv, yv, rows_layout = _view(xc, shape3), _view(dst.buffer, shape3), shape3[2] != 1
-        if A.parallel(xc.size):
-            _forward_parallel(xv, w, yv, rows_layout)
+    for piece in _pieces(shape3, w) if xc.size else []:
+        rows_layout, shape, slopes = piece[:3]
+        xv, yv = _part(xc, piece), _part(dst.buffer, piece)
+        if A.parallel(xv.size):
+            _forward_parallel(xv, slopes, yv, rows_layout)
         else:
-            (_rows_forward if rows_layout else _columns_forward)(xv, w, yv, 0, xv.shape[0])
+            (_rows_forward if rows_layout else _columns_forward)(xv, slopes, yv, 0, shape[0])
     return dst.result()
 
 
@@ -165,20 +185,21 @@ def prelu_backward(grad, x, weight, *, device: str = "auto") -> tuple[np.ndarray
     w = w.astype(work, copy=False)
     gc = np.ascontiguousarray(ga, dtype=work)
     dx = np.empty(xa.shape, work)
-    outer, channels, inner = shape3
-    views = _view(gc, shape3), _view(xc, shape3), w, _view(dx, shape3)
-    if inner != 1:  # one partial sum per row, then per channel over outer in order
-        partial = np.zeros(outer * channels, np.float64)
-        if xc.size:
-            if A.parallel(xc.size):
+    channels = w.size
+    dw = np.zeros(channels, np.float64)
+    for piece in _pieces(shape3, w) if xc.size else []:
+        rows_layout, shape, slopes = piece[:3]
+        views = _part(gc, piece), _part(xc, piece), slopes, _part(dx, piece)
+        big = A.parallel(views[1].size)
+        if rows_layout:  # one partial sum per row
+            partial = np.zeros(shape[0], np.float64)
+            if big:
                 _rows_backward_parallel(*views, partial)
             else:
-                _rows_backward(*views, partial, 0, outer * channels)
-        partial = partial.reshape(outer, channels)
-    else:
-        partial = np.zeros((fixed_tasks(outer, channels), channels), np.float64)
-        if xc.size:
-            (_columns_backward_parallel if A.parallel(xc.size) else _columns_backward_serial)(*views, partial)
-    dw = np.add.reduce(partial, axis=0)  # rows of partial added in order
+                _rows_backward(*views, partial, 0, shape[0])
+        else:  # one row of partial sums per task
+            partial = np.zeros((fixed_tasks(shape[0], shape[1]), shape[1]), np.float64)
+            (_columns_backward_parallel if big else _columns_backward_serial)(*views, partial)
+        dw += np.add.reduce(partial.reshape(-1, channels), axis=0)  # added in order: a function of the shape
     dw = np.array([dw.sum()]) if wa.size == 1 else dw
     return dx.astype(final, copy=False), dw.reshape(wa.shape).astype(work)

@@ -9,7 +9,9 @@ from fastact import reference
 @pytest.mark.parametrize("shape,wsize", [((10,), 1), ((4, 3), 3), ((2, 5, 7, 3), 5), ((2, 5, 7), 1), ((3, 0, 2), 1),
                                          ((2, 3, 0), 3),
                                          # past the parallel threshold: channels along rows, and across each row
-                                         ((4, 6, 2000), 6), ((300, 200), 200), ((3000, 20), 1)])
+                                         ((4, 6, 2000), 6), ((300, 200), 200), ((3000, 20), 1),
+                                         # few channels: rows viewed k at a time, with rows left over
+                                         ((40001, 3), 3), ((50000,), 1), ((33000, 1), 1), ((7, 5), 5)])
 def test_prelu_against_reference(shape, wsize, dtype):
     rng = np.random.default_rng(0)
     x = rng.standard_normal(shape).astype(dtype)
@@ -62,7 +64,7 @@ def test_prelu_errors():
         fastact.prelu(np.ones((2, 3)), [0.1], out=np.empty(3))
 
 
-@pytest.mark.parametrize("shape,wsize", [((4, 6, 2000), 6), ((300, 200), 200)])
+@pytest.mark.parametrize("shape,wsize", [((4, 6, 2000), 6), ((300, 200), 200), ((40001, 3), 3)])
 def test_prelu_serial_and_parallel_agree_bit_for_bit(shape, wsize, monkeypatch):
     """Below the parallel threshold the serial kernels run; they sum dweight over the same fixed partition."""
     from fastact import _arrays
