@@ -22,7 +22,7 @@ import numpy as np
 from numba import prange
 
 from fastact._jit import cpu_jit
-from fastact._parallel import CHUNK, call_noinline, chunk, chunks
+from fastact._parallel import CHUNK, COLUMN_TILE, call_noinline, chunk, chunks
 from fastact.declarations import REGISTRY
 
 _f = REGISTRY[{key!r}].forward
@@ -112,12 +112,16 @@ def bias_forward_serial(x, bias, out{p}):
     "bias_task": '''\
 @cpu_jit
 def _bias_backward_task(g, x, bias, dx, acc, lo, hi{p}):
-    for r in range(lo, hi):
-        gr, xr, dr = g[r], x[r], dx[r]
-        for j in range(xr.size):
-            dr[j] = gr[j] * _d(xr[j] + bias[j]{p})
-        for j in range(xr.size):  # a loop of its own: with five arrays in one loop it would not vectorize
-            acc[j] += np.float64(dr[j])
+    n = x.shape[1]
+    for c in range(0, n, COLUMN_TILE):
+        e = min(n, c + COLUMN_TILE)
+        bt, at = bias[c:e], acc[c:e]
+        for r in range(lo, hi):
+            gr, xr, dr = g[r, c:e], x[r, c:e], dx[r, c:e]
+            for j in range(xr.size):
+                dr[j] = gr[j] * _d(xr[j] + bt[j]{p})
+            for j in range(xr.size):  # a loop of its own: with five arrays in one loop it would not vectorize
+                at[j] += np.float64(dr[j])
 
 
 ''',
@@ -208,14 +212,17 @@ def _bias_backward_block(g, x, bias, t, dx{p}):
 def _bias_backward_task(g, x, bias, dx, acc, lo, hi{p}):
     n = x.shape[1]
     t = np.empty(min(n, STAGE_BLOCK), x.dtype)
-    for r in range(lo, hi):
-        gr, xr, dr = g[r], x[r], dx[r]
-        for c in range(0, n, STAGE_BLOCK):
-            e = min(n, c + STAGE_BLOCK)
-            _stage_bias(xr[c:e], bias[c:e], t{p})
-            _bias_backward_block(gr[c:e], xr[c:e], bias[c:e], t, dr[c:e]{p})
-        for j in range(n):  # a loop of its own: with five arrays in one loop it would not vectorize
-            acc[j] += np.float64(dr[j])
+    for c0 in range(0, n, COLUMN_TILE):
+        e0 = min(n, c0 + COLUMN_TILE)
+        at = acc[c0:e0]
+        for r in range(lo, hi):
+            gr, xr, dr = g[r, c0:e0], x[r, c0:e0], dx[r, c0:e0]
+            for c in range(0, e0 - c0, STAGE_BLOCK):
+                e = min(e0 - c0, c + STAGE_BLOCK)
+                _stage_bias(xr[c:e], bias[c0 + c:c0 + e], t{p})
+                _bias_backward_block(gr[c:e], xr[c:e], bias[c0 + c:c0 + e], t, dr[c:e]{p})
+            for j in range(dr.size):  # a loop of its own: with five arrays in one loop it would not vectorize
+                at[j] += np.float64(dr[j])
 
 
 ''',

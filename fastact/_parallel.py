@@ -16,6 +16,10 @@ CHUNK = 16384  # elements per call of the serial kernel
 # most 2^22 partial sums in all.
 _MAX_TASKS = 256
 _MAX_PARTIALS = 1 << 22
+# A task sums its rows into its partials a tile of this many columns at a time, so that the tile of float64
+# partials stays in cache however wide the rows (measured at 32 × 2^20: bias_act relu backward 27 -> 20-24 ms,
+# PReLU backward 41 -> 32-33 ms).
+COLUMN_TILE = 8192
 
 
 def fixed_tasks(rows: int, n: int) -> int:

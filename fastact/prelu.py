@@ -8,7 +8,7 @@ from numba import prange
 
 from . import _arrays as A
 from ._jit import FASTMATH_REDUCE, cpu_jit
-from ._parallel import CHUNK, call_noinline, chunk, chunks, fixed_tasks
+from ._parallel import CHUNK, COLUMN_TILE, call_noinline, chunk, chunks, fixed_tasks
 from .declarations import REGISTRY
 
 # PReLU is leaky ReLU with the slope read per channel: same declaration, no formula written twice.
@@ -68,14 +68,18 @@ def _rows_backward(g, x, w, dx, partial, lo, hi):
 
 @cpu_jit
 def _columns_backward(g, x, w, dx, acc, lo, hi):
-    """acc[c] += Σ g·x over x <= 0 in channel c of rows lo..hi."""
-    for o in range(lo, hi):
-        gr, xr, dr = g[o], x[o], dx[o]
-        for c in range(xr.size):
-            dr[c] = gr[c] * _d(xr[c], w[c])
-        for c in range(xr.size):  # a loop of its own: with five arrays in one loop it would not vectorize
-            xv = xr[c]
-            acc[c] += np.float64(gr[c]) * np.float64(xv) if not xv > 0 else 0.0
+    """acc[c] += Σ g·x over x <= 0 in channel c of rows lo..hi, a tile of columns at a time."""
+    n = x.shape[1]
+    for c0 in range(0, n, COLUMN_TILE):
+        e0 = min(n, c0 + COLUMN_TILE)
+        wt, at = w[c0:e0], acc[c0:e0]
+        for o in range(lo, hi):
+            gr, xr, dr = g[o, c0:e0], x[o, c0:e0], dx[o, c0:e0]
+            for c in range(xr.size):
+                dr[c] = gr[c] * _d(xr[c], wt[c])
+            for c in range(xr.size):  # a loop of its own: with five arrays in one loop it would not vectorize
+                xv = xr[c]
+                at[c] += np.float64(gr[c]) * np.float64(xv) if not xv > 0 else 0.0
 
 
 @cpu_jit(parallel=True)

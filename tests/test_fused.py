@@ -43,6 +43,19 @@ def test_bias_act_against_reference(name, params, shape, dtype, path):
     assert np.all(np.abs(dbias - exact) <= eps * np.abs(exact) + 1e-12 * np.abs(rows).sum(axis=0))
 
 
+@pytest.mark.parametrize("name", ["relu", "softplus"])  # softplus has a stage: the other task template
+def test_bias_act_backward_on_rows_wider_than_a_column_tile(name):
+    """Rows of more than COLUMN_TILE elements: each task sums its rows a tile of columns at a time."""
+    from fastact._parallel import COLUMN_TILE
+
+    x, b, g = _data((5, 2 * COLUMN_TILE + 123), np.float32, seed=3)
+    dx, dbias = fastact.bias_act_backward(g, x, b, name)
+    z = x + b
+    check_backward(name, {}, z, g, dx, ref(name)[1](g, z))
+    exact = dx.astype(np.float64).sum(axis=0)  # 5 terms a column: float64 sums in any order agree closely
+    np.testing.assert_allclose(dbias, exact, rtol=np.finfo(np.float32).eps, atol=1e-12)
+
+
 def test_dbias_is_bit_identical_across_thread_counts_and_accurate():
     script = r"""
 import math, numba, numpy as np, fastact

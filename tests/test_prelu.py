@@ -11,7 +11,8 @@ from fastact import reference
                                          # past the parallel threshold: channels along rows, and across each row
                                          ((4, 6, 2000), 6), ((300, 200), 200), ((3000, 20), 1),
                                          # few channels: rows viewed k at a time, with rows left over
-                                         ((40001, 3), 3), ((50000,), 1), ((33000, 1), 1), ((7, 5), 5)])
+                                         ((40001, 3), 3), ((50000,), 1), ((33000, 1), 1), ((7, 5), 5),
+                                         ((3, 20000), 20000)])  # wider than a column tile
 def test_prelu_against_reference(shape, wsize, dtype):
     rng = np.random.default_rng(0)
     x = rng.standard_normal(shape).astype(dtype)
