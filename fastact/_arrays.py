@@ -17,11 +17,27 @@ def parallel(size: int) -> bool:
     return size >= PARALLEL_THRESHOLD
 
 
+_GPU_TYPES: dict = {}  # type -> True (always on a GPU), "torch" (ask the tensor) or False (ask the instance)
+
+
 def is_device_array(obj) -> bool:
-    """True for arrays that live on a GPU (anything exposing __cuda_array_interface__, or the CUDA simulator's)."""
-    if hasattr(obj, "__cuda_array_interface__"):
-        return True
-    return type(obj).__name__ == "FakeCUDAArray"
+    """True for arrays that live on a GPU (anything exposing __cuda_array_interface__, or the CUDA simulator's).
+
+    Decided per type where possible: `hasattr(obj, "__cuda_array_interface__")` builds the interface's dict (a few
+    µs for a Numba device array), which every call would pay several times."""
+    t = type(obj)
+    if t is np.ndarray:
+        return False
+    kind = _GPU_TYPES.get(t)
+    if kind is None:
+        if t.__module__.split(".")[0] == "torch":
+            kind = "torch"  # torch.Tensor has the attribute on the class, and raises it for CPU tensors
+        else:
+            kind = hasattr(t, "__cuda_array_interface__") or t.__name__ == "FakeCUDAArray"
+        _GPU_TYPES[t] = kind
+    if kind == "torch":
+        return bool(getattr(obj, "is_cuda", False))
+    return kind or hasattr(obj, "__cuda_array_interface__")
 
 
 def check_device(device, *arrays) -> str:

@@ -85,22 +85,31 @@ def _kind(a) -> str:
     return mod if mod in ("cupy", "torch") else "numba"
 
 
+_CORE_STREAMS: dict = {}  # id of a numba Stream -> (that Stream, cuda.core's Stream for it)
+_STREAMS: dict = {}  # the stream pointer of an array interface -> numba Stream (made once: each costs µs)
+
+
 def _stream(arrays):
     """The stream named by the first device array's interface (CAI v3), else the default stream."""
-    c = _numba_cuda()
+    ptr = None
     for a in arrays:
-        cai = getattr(a, "__cuda_array_interface__", None)
-        if cai is None:
-            continue
-        ptr = cai.get("stream")
-        if ptr in (None, 0):
-            return c.default_stream()
-        if ptr == 1:
-            return c.legacy_default_stream()
-        if ptr == 2:
-            return c.per_thread_default_stream()
-        return c.external_stream(ptr)
-    return c.default_stream()
+        kind = _kind(a)
+        if kind == "numba":  # the stream it is bound to (its interface would name the same)
+            bound = getattr(a, "stream", 0)
+            if bound:
+                return bound
+            break
+        if kind != "host":
+            ptr = a.__cuda_array_interface__.get("stream")
+            break
+    ptr = 0 if ptr is None else ptr
+    s = _STREAMS.get(ptr)
+    if s is None:
+        c = _numba_cuda()
+        s = {0: c.default_stream, 1: c.legacy_default_stream, 2: c.per_thread_default_stream}.get(
+            ptr, lambda: c.external_stream(ptr))()
+        _STREAMS[ptr] = s
+    return s
 
 
 class Call:
@@ -113,7 +122,21 @@ class Call:
         self.kind = _kind(present[0]) if present else "host"
         self.stream = _stream(present)
         self.owner = present[0] if self.kind in ("cupy", "torch") else None
+        self._core = None
         self._made = {}  # id of a device array from empty() -> the CuPy array or tensor it views
+
+    def core_stream(self):
+        """The stream as cuda.core's Stream (what its launch takes), made once per stream."""
+        if self._core is None:
+            hit = _CORE_STREAMS.get(id(self.stream))
+            if hit is None or hit[0] is not self.stream:
+                from numba.cuda.cudadrv.driver import _to_core_stream
+
+                if len(_CORE_STREAMS) > 64:  # streams made and dropped by the caller: keep none alive for long
+                    _CORE_STREAMS.clear()
+                hit = _CORE_STREAMS[id(self.stream)] = (self.stream, _to_core_stream(self.stream))
+            self._core = hit[1]
+        return self._core
 
     def device(self, a, name: str, dtype=None):
         """a as a C-contiguous device array (dtype: the compute dtype to convert host data to)."""
@@ -122,7 +145,10 @@ class Call:
             h = A.as_array(a, name)
             if dtype is None and h.dtype not in (np.float16, np.float32, np.float64):
                 dtype = A.compute_dtype(h.dtype, name)  # integers and bool: float64, as on the CPU
-            return c.to_device(np.ascontiguousarray(h, dtype=dtype), stream=self.stream)
+            h = np.ascontiguousarray(h, dtype=dtype)
+            if h.strides != _c_strides(h.shape, h.itemsize):  # a broadcast length-1 axis (stride 0)
+                h = h.copy()
+            return c.to_device(h, stream=self.stream)
         d = a if _kind(a) == "numba" else c.as_cuda_array(a, sync=False)
         if not _contiguous(d):
             raise ValueError(f"{name} is a non-contiguous GPU array; make it contiguous first")
@@ -169,6 +195,14 @@ class Call:
 
             return torch.as_tensor(d, device="cuda")
         return d
+
+
+def _c_strides(shape, itemsize: int) -> tuple:
+    strides, step = [], itemsize
+    for n in reversed(shape):
+        strides.append(step)
+        step *= n
+    return tuple(reversed(strides))
 
 
 def _contiguous(d) -> bool:
@@ -232,29 +266,112 @@ def _arr(dt, ndim=1):
     return t[::1] if ndim == 1 else t[:, ::1]
 
 
+# ---------------------------------------------------------------------------------------------------- launches
+# Numba's launch path (`kernel[grid, block, stream](...)`) resolves the arguments' types, wraps each array and
+# converts the stream on every call: hundreds of µs on tiny arrays. On a GPU fastact packs the arguments of its
+# explicitly typed kernels itself and launches the compiled function through cuda.core; the CUDA simulator (and
+# its launch checks, fastact._cudasim) keeps Numba's path.
+def _simulated() -> bool:
+    from numba import config
+
+    return bool(config.ENABLE_CUDASIM)
+
+
+class Flat:
+    """A C-contiguous device array seen as 1-D, the form of a kernel's `T[::1]` argument."""
+
+    __slots__ = ("ptr", "size", "itemsize")
+
+    def __init__(self, ptr: int, size: int, itemsize: int):
+        self.ptr, self.size, self.itemsize = ptr, size, itemsize
+
+
+def flat(d):
+    """d (C-contiguous) as a 1-D kernel argument, without building a new device array on a GPU."""
+    if _simulated():
+        return d.reshape(d.size)
+    return Flat(d.device_ctypes_pointer.value or 0, d.size, d.dtype.itemsize)
+
+
+def _packer(t):
+    """How an argument of Numba type t goes into the kernel's parameter list (as Numba's _prepare_args does)."""
+    import ctypes
+
+    from numba import types
+
+    if isinstance(t, types.Array):
+        item, ndim = t.dtype.bitwidth // 8, t.ndim
+
+        def array(v, out):
+            if isinstance(v, Flat):
+                if v.itemsize != item or ndim != 1:
+                    raise TypeError(f"kernel argument of {v.itemsize}-byte items for {t}")
+                out += (0, 0, v.size, item, v.ptr, v.size, item)
+                return
+            if v.dtype.itemsize != item or v.ndim != ndim:
+                raise TypeError(f"kernel argument {v.dtype}[{v.ndim}-d] for {t}")
+            out += (0, 0, v.size, item, v.device_ctypes_pointer.value or 0, *v.shape, *v.strides)
+        return array
+    if t == types.float16:
+        return lambda v, out: out.append(ctypes.c_uint16(int(np.float16(v).view(np.uint16))))
+    if t == types.boolean:
+        return lambda v, out: out.append(bool(v))
+    convert = {types.float32: ctypes.c_float, types.float64: ctypes.c_double, types.int64: ctypes.c_int64,
+               types.int32: ctypes.c_int32}[t]
+    return lambda v, out: out.append(convert(v))
+
+
+_LAUNCHERS: dict = {}  # kernel -> (its one compiled overload, the packers of its parameters)
+
+
+@lru_cache(maxsize=1024)
+def _config(grid, block, shared: int):
+    from cuda.core import LaunchConfig
+
+    return LaunchConfig(grid=grid, block=block, shmem_size=shared)
+
+
+def launch(kernel, grid, block, call: "Call", *args, shared: int = 0) -> None:
+    """kernel[grid, block, call's stream, shared](*args), for a kernel compiled for one explicit signature."""
+    if _simulated():
+        kernel[grid, block, call.stream, shared](*args)
+        return
+    entry = _LAUNCHERS.get(kernel)
+    if entry is None:
+        (argtypes, compiled), = kernel.overloads.items()
+        entry = _LAUNCHERS[kernel] = (compiled, [_packer(t) for t in argtypes])
+    compiled, packers = entry
+    params: list = []
+    for pack, v in zip(packers, args, strict=True):
+        pack(v, params)
+    from cuda.core import launch as core_launch
+
+    core_launch(call.core_stream(), _config(grid, block, shared), compiled._codelibrary.get_cufunc().kernel,
+                *params)
+
+
 # ---------------------------------------------------------------------------------------------------- elementwise
-_ELEMENTWISE = '''
-def forward(x, y{p}):
-    start = cuda.grid(1)
-    stride = cuda.gridsize(1)
-    n = x.size
-    for base in range(start, n, stride * {items}):
-        for k in range({items}):
-            i = base + k * stride
-            if i < n:
-                y[i] = f(C(x[i]){p})
+def _unrolled(name: str, args: str, setup: str, loads: str, stores: str, step: str = "") -> str:
+    """A grid-stride kernel taking ITEMS elements a stride apart per step: all their loads first, then the
+    stores (the compiler may not move a load above a store to another array that might alias it, so written
+    element by element each thread would have one load in flight), then one element at a time for the tail.
+    In `loads`/`stores` (one line per element, indented 8) {k} is the element and i{k} its index;
+    `step` (indented 8) runs after each element of the tail and after each full step."""
+    k = range(ITEMS)
+    body = "".join(f"        i{j} = i0 + {j} * stride\n" for j in k[1:])
+    body += "".join(loads.format(k=j) for j in k) + "".join(stores.format(k=j) for j in k)
+    body += step.replace("{k}", str(ITEMS - 1)) if step else ""
+    tail = loads.format(k=0) + stores.format(k=0) + (step.replace("{k}", "0") if step else "")
+    return (f"def {name}({args}):\n    stride = cuda.gridsize(1)\n    i0 = cuda.grid(1)\n{setup}"
+            f"    while i0 + {ITEMS - 1} * stride < n:\n{body}        i0 += {ITEMS} * stride\n"
+            f"    while i0 < n:\n{tail}        i0 += stride\n")
 
 
-def backward(g, x, y{p}):
-    start = cuda.grid(1)
-    stride = cuda.gridsize(1)
-    n = x.size
-    for base in range(start, n, stride * {items}):
-        for k in range({items}):
-            i = base + k * stride
-            if i < n:
-                y[i] = C(g[i]) * d(C(x[i]){p})
-'''
+_ELEMENTWISE = {
+    "forward": ("x, y{p}", "    n = x.size\n", "        a{k} = C(x[i{k}])\n", "        y[i{k}] = f(a{k}{p})\n"),
+    "backward": ("g, x, y{p}", "    n = x.size\n", "        g{k} = C(g[i{k}])\n        a{k} = C(x[i{k}])\n",
+                 "        y[i{k}] = g{k} * d(a{k}{p})\n"),
+}
 
 
 def _params_src(decl, prefix="") -> str:
@@ -267,11 +384,12 @@ def _elementwise_kernel(key: str, backward: bool, dt_in: str, dt_out: str):
 
     decl = REGISTRY[key]
     work = _dtypes(dt_in)[0]
-    src = _ELEMENTWISE.format(p=_params_src(decl), items=ITEMS)
+    kernel = "backward" if backward else "forward"
+    src = _unrolled(kernel, *(part.replace("{p}", _params_src(decl)) for part in _ELEMENTWISE[kernel]))
     names = {"f": device_function(decl.forward_py), "d": device_function(decl.derivative_py), "C": work.type}
     ps = [_nbtype(work)] * len(decl.params)
     arrays = [_arr(dt_in)] * (2 if backward else 1) + [_arr(dt_out)]
-    return _compile(src, names, "backward" if backward else "forward", types.void(*arrays, *ps))
+    return _compile(src, names, kernel, types.void(*arrays, *ps))
 
 
 def elementwise_forward(decl, x, out, values):
@@ -284,7 +402,7 @@ def elementwise_forward(decl, x, out, values):
     n = d.size
     if n:
         k = _elementwise_kernel(decl.key, False, str(d.dtype), str(final))
-        k[_grid(n), THREADS, call.stream](d.reshape(n), y.reshape(n), *(work.type(v) for v in values))
+        launch(k, _grid(n), THREADS, call, flat(d), flat(y), *(work.type(v) for v in values))
     return call.result(y, out)
 
 
@@ -296,7 +414,7 @@ def elementwise_backward(decl, grad, x, out, values):
     n = dx_.size
     if n:
         k = _elementwise_kernel(decl.key, True, str(dx_.dtype), str(final))
-        k[_grid(n), THREADS, call.stream](dg.reshape(n), dx_.reshape(n), y.reshape(n),
+        launch(k, _grid(n), THREADS, call, flat(dg), flat(dx_), flat(y),
                                           *(work.type(v) for v in values))
     return call.result(y, out)
 
@@ -311,7 +429,7 @@ def _as_work(call: Call, d, work, half_ok=True):
     out = call.empty(tuple(d.shape), work)
     if d.size:
         k = _elementwise_kernel("identity", False, str(d.dtype), str(work))
-        k[_grid(d.size), THREADS, call.stream](d.reshape(d.size), out.reshape(d.size))
+        launch(k, _grid(d.size), THREADS, call, flat(d), flat(out))
     return out
 
 
@@ -328,18 +446,13 @@ def _with_grad(call: Call, grad, x, name="x", grad_shape=None, half_ok=True):
 
 
 # ---------------------------------------------------------------------------------------------------- bias + act
-_BIAS = '''
-def forward(x, bias, y, n{p}):
-    start = cuda.grid(1)
-    stride = cuda.gridsize(1)
-    total = x.size
-    for base in range(start, total, stride * {items}):
-        for k in range({items}):
-            i = base + k * stride
-            if i < total:
-                y[i] = f(C(x[i]) + C(bias[i % n]){p})
+# forward: the column c of element i0 is tracked as i0 advances (one modulo per thread, not one per element)
+_BIAS_FORWARD = ("x, bias, y, cols{p}", "    n = x.size\n    c = i0 % cols\n    step = stride % cols\n",
+                 "        a{k} = C(x[i{k}]) + C(bias[c])\n"
+                 "        c += step\n        c = c - cols if c >= cols else c\n",
+                 "        y[i{k}] = f(a{k}{p})\n")
 
-
+_BIAS_BACKWARD = '''
 def backward(g, x, bias, dx, partial, rows, n, rows_per_chunk{p}):
     # block (32, 8) covers 32 columns of one chunk of rows; partial[chunk, col] in float64, fixed order
     sm = cuda.shared.array((8, 32), np.float64)
@@ -352,11 +465,26 @@ def backward(g, x, bias, dx, partial, rows, n, rows_per_chunk{p}):
         b = C(bias[col])
         r = chunk * rows_per_chunk + ty
         end = min(rows, chunk * rows_per_chunk + rows_per_chunk)
+        while r + 24 < end:  # rows r, r + 8, r + 16, r + 24: the loads first
+            i0 = r * n + col
+            i1 = i0 + 8 * n
+            i2 = i1 + 8 * n
+            i3 = i2 + 8 * n
+            g0, x0, g1, x1 = C(g[i0]), C(x[i0]), C(g[i1]), C(x[i1])
+            g2, x2, g3, x3 = C(g[i2]), C(x[i2]), C(g[i3]), C(x[i3])
+            v0, v1 = O(g0 * d(x0 + b{p})), O(g1 * d(x1 + b{p}))
+            v2, v3 = O(g2 * d(x2 + b{p})), O(g3 * d(x3 + b{p}))
+            dx[i0], dx[i1], dx[i2], dx[i3] = v0, v1, v2, v3
+            acc += np.float64(v0)  # dbias sums dx as stored, in row order
+            acc += np.float64(v1)
+            acc += np.float64(v2)
+            acc += np.float64(v3)
+            r += 32
         while r < end:
             i = r * n + col
-            v = C(g[i]) * d(C(x[i]) + b{p})
+            v = O(C(g[i]) * d(C(x[i]) + b{p}))
             dx[i] = v
-            acc += np.float64(dx[i])
+            acc += np.float64(v)
             r += 8
     sm[ty, tx] = acc
     cuda.syncthreads()
@@ -374,8 +502,11 @@ def _bias_kernel(key: str, backward: bool, dt: str):
 
     decl = REGISTRY[key]
     work = _dtypes(dt)[0]
-    src = _BIAS.format(p=_params_src(decl), items=ITEMS)
-    names = {"f": device_function(decl.forward_py), "d": device_function(decl.derivative_py), "C": work.type}
+    p = _params_src(decl)
+    src = (_BIAS_BACKWARD.replace("{p}", p) if backward
+           else _unrolled("forward", *(part.replace("{p}", p) for part in _BIAS_FORWARD)))
+    names = {"f": device_function(decl.forward_py), "d": device_function(decl.derivative_py), "C": work.type,
+             "O": np.dtype(dt).type}
     ps = [_nbtype(work)] * len(decl.params)
     a = _arr(dt)
     if backward:
@@ -407,8 +538,8 @@ def bias_act_forward(decl, x, bias, out, values):
     total = d.size
     if total:
         k = _bias_kernel(decl.key, False, str(d.dtype))
-        k[_grid(total), THREADS, call.stream](d.reshape(total), b, y.reshape(total), tuple(d.shape)[-1],
-                                              *(work.type(v) for v in values))
+        launch(k, _grid(total), THREADS, call, flat(d), b, flat(y), tuple(d.shape)[-1],
+               *(work.type(v) for v in values))
     return call.result(y, out)
 
 
@@ -435,12 +566,12 @@ def bias_act_backward(decl, grad, x, bias, out, values):
     partial = call.empty((chunks, n), np.float64)
     if d.size:
         k = _bias_kernel(decl.key, True, str(d.dtype))
-        k[(-(-n // 32), chunks), (32, 8), call.stream](g.reshape(d.size), d.reshape(d.size), b, dx.reshape(d.size),
-                                                      partial, rows, n, per_chunk,
-                                                      *(work.type(v) for v in values))
+        launch(k, (-(-n // 32), chunks), (32, 8), call, flat(g), flat(d), b, flat(dx),
+               partial, rows, n, per_chunk,
+               *(work.type(v) for v in values))
     dbias = call.empty((n,), final)
     if n:
-        _column_sum(str(final))[-(-n // THREADS), THREADS, call.stream](partial, dbias)
+        launch(_column_sum(str(final)), -(-n // THREADS), THREADS, call, partial, dbias)
     return call.result(dx, out), call.result(dbias)
 
 
@@ -534,7 +665,7 @@ def gated_forward(a, b, x, out):
     total = y.size
     if total:
         k = _gated_kernel(a, b, False, str(d.dtype))
-        k[_grid(total), THREADS, call.stream](d.reshape(d.size), y.reshape(total), h, *_gated_params(a, b, work))
+        launch(k, _grid(total), THREADS, call, flat(d), flat(y), h, *_gated_params(a, b, work))
     return call.result(y, out)
 
 
@@ -550,8 +681,8 @@ def gated_backward(a, b, grad, x, out):
     total = g.size
     if total:
         k = _gated_kernel(a, b, True, str(d.dtype))
-        k[_grid(total), THREADS, call.stream](g.reshape(total), d.reshape(d.size), dx.reshape(d.size), h,
-                                              *_gated_params(a, b, work))
+        launch(k, _grid(total), THREADS, call, flat(g), flat(d), flat(dx), h,
+               *_gated_params(a, b, work))
     return call.result(dx, out)
 
 
@@ -640,7 +771,7 @@ def prelu_forward(x, weight, out):
     y = _out_device(call, out, tuple(d.shape), final)
     if d.size:
         fwd = _prelu_kernels(str(work), str(final))[0]
-        fwd[_grid(d.size), THREADS, call.stream](d.reshape(d.size), w, y.reshape(d.size), channels, max(inner, 1))
+        launch(fwd, _grid(d.size), THREADS, call, flat(d), w, flat(y), channels, max(inner, 1))
     return call.result(y, out)
 
 
@@ -652,15 +783,15 @@ def prelu_backward(grad, x, weight):
     partial = call.empty((chunks, channels), np.float64)
     if d.size:
         _, bwd, dw = _prelu_kernels(str(work), str(final))
-        bwd[_grid(d.size), THREADS, call.stream](g.reshape(d.size), d.reshape(d.size), w, dx.reshape(d.size),
-                                                 channels, max(inner, 1))
-        dw[(channels, chunks), 256, call.stream](g.reshape(d.size), d.reshape(d.size), partial, outer, channels,
-                                                 max(inner, 1), per_chunk)
+        launch(bwd, _grid(d.size), THREADS, call, flat(g), flat(d), w, flat(dx),
+               channels, max(inner, 1))
+        launch(dw, (channels, chunks), 256, call, flat(g), flat(d), partial, outer, channels,
+               max(inner, 1), per_chunk)
     else:
         partial = _numba_cuda().to_device(np.zeros((chunks, channels)), stream=call.stream)
     wshape = tuple(getattr(weight, "shape", np.shape(weight)))
     if int(np.prod(wshape)) == 1 and channels != 1:  # one shared slope: the sum of every partial, in order
         partial, channels = partial.reshape(chunks * channels, 1), 1
     dweight = call.empty((channels,), work)
-    _column_sum(str(work))[-(-channels // THREADS), THREADS, call.stream](partial, dweight)
+    launch(_column_sum(str(work)), -(-channels // THREADS), THREADS, call, partial, dweight)
     return call.result(dx), call.result(dweight.reshape(wshape))

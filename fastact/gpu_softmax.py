@@ -1,7 +1,7 @@
 """CUDA softmax and log-softmax, forward and backward, in four layouts chosen by shape.
 
-- warp: rows along the last axis of up to WARP_ROW elements; a warp per row, the row in registers (x read once),
-  max and sum by warp shuffles;
+- warp: rows along the last axis of up to WARP_ROW elements; a warp per row (rows shorter than 32 share a warp),
+  the row in registers (x read once), max and sum by warp shuffles;
 - block: longer rows; a block per row. Each thread keeps a running (max, sum) over its elements (the sum rescaled
   when the max grows: max and sum in one pass), merged by shuffles within warps and through shared memory across
   them. A row of up to ROW_CACHE bytes stays in shared memory for the write pass;
@@ -22,6 +22,7 @@ from functools import lru_cache
 import numpy as np
 
 from . import gpu as G
+from .gpu import launch
 from .softmax import _axis, _split
 
 THREADS = G.THREADS  # threads per block
@@ -30,6 +31,7 @@ WARP_ROW = 1024  # longest row kept in a warp's registers (32 per lane)
 ROW_CACHE = 32768  # bytes of a row kept in shared memory by the block layout
 SPLIT_ROWS = 128  # the split layout is for fewer rows than this ...
 SPLIT_CHUNK = 8192  # ... of at least 2·SPLIT_CHUNK elements, cut in chunks of this many
+UNROLL = 4  # elements a thread loads before using them, in the block and split layouts
 _FULL = 0xFFFFFFFF
 
 cuda = None  # numba.cuda once loaded: kernels name it as a global, which the CUDA simulator relies on
@@ -44,12 +46,11 @@ def _load():
 
 # ---------------------------------------------------------------------------------------------------- kernels
 @lru_cache(maxsize=None)
-def _functions(work: str, items: int, threads: int) -> dict:
-    """The kernels' Python functions for compute dtype `work`, `items` elements per lane in the warp layout and
-    `threads` threads per block."""
+def _functions(work: str, items: int, width: int, threads: int) -> dict:
+    """The kernels' Python functions for compute dtype `work`; in the warp layout a row is taken by `width` lanes
+    (a power of two up to 32: a warp takes 32 // width rows) with `items` elements each; `threads` threads per
+    block."""
     _load()
-    from numba import types
-
     C = np.dtype(work).type
     W = G._nbtype(work)
     NEG, POS, ZERO = C(-math.inf), C(math.inf), C(0.0)
@@ -57,14 +58,22 @@ def _functions(work: str, items: int, threads: int) -> dict:
     WARPS = threads // WARP
 
     @cuda.jit(device=True)
-    def warp_max(m):
-        """max over the warp, NaN winning; every lane gets it."""
-        off = WARP // 2
+    def group_max(m):
+        """max over the `width` lanes of a row, NaN winning; every lane gets it."""
+        off = width // 2
         while off > 0:
             o = cuda.shfl_xor_sync(_FULL, m, off)
             m = o if o > m or o != o else m
             off //= 2
         return m
+
+    @cuda.jit(device=True)
+    def group_sum(s):
+        off = width // 2
+        while off > 0:
+            s += cuda.shfl_xor_sync(_FULL, s, off)
+            off //= 2
+        return s
 
     @cuda.jit(device=True)
     def warp_sum(s):
@@ -150,10 +159,10 @@ def _functions(work: str, items: int, threads: int) -> dict:
         return grad(C(g[k]), C(yv[k]), s, log)
 
     @cuda.jit(device=True)
-    def warp_row():
-        """(lane, row) of this thread in the warp layout."""
+    def group_row():
+        """(lane, row) of this thread in the warp layout: `width` adjacent lanes take a row."""
         t = cuda.threadIdx.x
-        return t % WARP, cuda.blockIdx.x * WARPS + t // WARP
+        return t % width, (cuda.blockIdx.x * threads + t) // width
 
     @cuda.jit(device=True)
     def column(n, inner):
@@ -167,95 +176,160 @@ def _functions(work: str, items: int, threads: int) -> dict:
     def term(g, yv, k, log):
         return S(g[k]) if log else S(g[k]) * S(yv[k])
 
-    # --- warp: a warp per row, the row in registers
+    @cuda.jit(device=True)
+    def kept(keep, k, use_mask):
+        return not use_mask or keep[k]
+
+    # The loops below take UNROLL elements `step` apart at a time, their loads before anything that depends on
+    # them (more bytes in flight per thread), then one at a time for the rest.
+    @cuda.jit(device=True)
+    def stats(x, keep, base, lo, hi, step, scale, use_mask, row, cached):
+        """(max, Σ e^(v - max)) of v = x·scale over the kept elements j = lo, lo + step, ... < hi of the row at
+        base; with `cached`, row[j] = v."""
+        vals = cuda.local.array(UNROLL, W)
+        m, s = NEG, 0.0
+        j = lo
+        while j + (UNROLL - 1) * step < hi:
+            for q in range(UNROLL):
+                vals[q] = C(x[base + j + q * step]) * scale
+            for q in range(UNROLL):
+                k = j + q * step
+                if kept(keep, base + k, use_mask):
+                    m, s = push(m, s, vals[q])
+                    if cached:
+                        row[k] = vals[q]
+            j += UNROLL * step
+        while j < hi:
+            if kept(keep, base + j, use_mask):
+                v = C(x[base + j]) * scale
+                m, s = push(m, s, v)
+                if cached:
+                    row[j] = v
+            j += step
+        return m, s
+
+    @cuda.jit(device=True)
+    def write(x, keep, y, base, lo, hi, step, scale, use_mask, m, inv, ls, log, row, cached):
+        """y over j = lo, lo + step, ... < hi, for a row with max m and sum 1/inv = e^ls."""
+        vals = cuda.local.array(UNROLL, W)
+        j = lo
+        while j + (UNROLL - 1) * step < hi:
+            for q in range(UNROLL):
+                k = j + q * step
+                vals[q] = row[k] if cached else C(x[base + k]) * scale
+            for q in range(UNROLL):
+                k = j + q * step
+                ok = kept(keep, base + k, use_mask)
+                put(y, base + k, vals[q] if ok else ZERO, m, inv, ls, ok, log)
+            j += UNROLL * step
+        while j < hi:
+            ok = kept(keep, base + j, use_mask)
+            v = ZERO
+            if ok:
+                v = row[j] if cached else C(x[base + j]) * scale
+            put(y, base + j, v, m, inv, ls, ok, log)
+            j += step
+
+    @cuda.jit(device=True)
+    def sums(g, yv, base, lo, hi, step, log):
+        """Σ g·y (softmax) or Σ g (log-softmax) over j = lo, lo + step, ... < hi, in float64."""
+        gs = cuda.local.array(UNROLL, W)
+        ys = cuda.local.array(UNROLL, W)
+        s = 0.0
+        j = lo
+        while j + (UNROLL - 1) * step < hi:
+            for q in range(UNROLL):
+                gs[q] = C(g[base + j + q * step])
+                if not log:
+                    ys[q] = C(yv[base + j + q * step])
+            for q in range(UNROLL):
+                s += S(gs[q]) if log else S(gs[q]) * S(ys[q])
+            j += UNROLL * step
+        while j < hi:
+            s += term(g, yv, base + j, log)
+            j += step
+        return s
+
+    @cuda.jit(device=True)
+    def grads(g, yv, dx, base, lo, hi, step, s, log):
+        gs = cuda.local.array(UNROLL, W)
+        ys = cuda.local.array(UNROLL, W)
+        j = lo
+        while j + (UNROLL - 1) * step < hi:
+            for q in range(UNROLL):
+                gs[q] = C(g[base + j + q * step])
+                ys[q] = C(yv[base + j + q * step])
+            for q in range(UNROLL):
+                dx[base + j + q * step] = grad(gs[q], ys[q], s, log)
+            j += UNROLL * step
+        while j < hi:
+            dx[base + j] = grad_at(g, yv, base + j, s, log)
+            j += step
+
+    # --- warp: `width` lanes per row, the row in registers (forward); the mask and, in the backward, g and y
+    # are read again rather than held (fewer registers: more rows in flight)
     def forward_warp(x, keep, y, rows, n, scale, use_mask, log):
         v = cuda.local.array(items, W)
-        ok = cuda.local.array(items, types.boolean)
-        lane, r = warp_row()
+        lane, r = group_row()
+        live = r < rows
         base = r * n
         m = NEG
         for i in range(items):
-            j = lane + WARP * i
-            use = r < rows and j < n and (not use_mask or keep[base + j])
-            ok[i] = use
-            a = C(x[base + j]) * scale if use else NEG
+            j = lane + width * i
+            a = C(x[base + j]) * scale if live and j < n and kept(keep, base + j, use_mask) else NEG
             v[i] = a
             m = a if a > m or a != a else m
-        m = warp_max(m)
+        m = group_max(m)
         s = 0.0
         for i in range(items):
-            if ok[i]:
+            j = lane + width * i
+            if live and j < n and kept(keep, base + j, use_mask):
                 e = math.exp(v[i] - m)
                 s += e
                 if not log:
                     v[i] = e
-        inv, ls = finals(warp_sum(s))
+        inv, ls = finals(group_sum(s))
         for i in range(items):
-            j = lane + WARP * i
-            if r < rows and j < n:
+            j = lane + width * i
+            if live and j < n:
+                ok = kept(keep, base + j, use_mask)
                 if log:
-                    y[base + j] = (v[i] - m) - ls if ok[i] else NEG
+                    y[base + j] = (v[i] - m) - ls if ok else NEG
                 else:
-                    y[base + j] = v[i] * inv if ok[i] else ZERO
+                    y[base + j] = v[i] * inv if ok else ZERO
 
     def backward_warp(g, yv, dx, rows, n, log):
-        gs = cuda.local.array(items, W)
-        ys = cuda.local.array(items, W)
-        lane, r = warp_row()
+        lane, r = group_row()
         base = r * n
         s = 0.0
-        for i in range(items):
-            j = lane + WARP * i
-            if r < rows and j < n:
-                gs[i] = C(g[base + j])
-                ys[i] = C(yv[base + j])
-                s += S(gs[i]) if log else S(gs[i]) * S(ys[i])
-        s = warp_sum(s)
-        for i in range(items):
-            j = lane + WARP * i
-            if r < rows and j < n:
-                dx[base + j] = grad(gs[i], ys[i], s, log)
+        if r < rows:
+            s = sums(g, yv, base, lane, n, width, log)
+        s = group_sum(s)
+        if r < rows:
+            grads(g, yv, dx, base, lane, n, width, s, log)
 
     # --- block: a block per row
     def forward_block(x, keep, y, rows, n, scale, use_mask, log, cached):
         row = cuda.shared.array(0, W)
         t = cuda.threadIdx.x
         base = cuda.blockIdx.x * n
-        m, s = NEG, 0.0
-        for j in range(t, n, threads):
-            if not use_mask or keep[base + j]:
-                v = C(x[base + j]) * scale
-                m, s = push(m, s, v)
-                if cached:
-                    row[j] = v
+        m, s = stats(x, keep, base, t, n, threads, scale, use_mask, row, cached)
         m, s = block_merge(m, s)
         inv, ls = finals(s)
-        for j in range(t, n, threads):
-            ok = not use_mask or keep[base + j]
-            v = ZERO
-            if ok:
-                v = row[j] if cached else C(x[base + j]) * scale
-            put(y, base + j, v, m, inv, ls, ok, log)
+        write(x, keep, y, base, t, n, threads, scale, use_mask, m, inv, ls, log, row, cached)
 
     def backward_block(g, yv, dx, rows, n, log):
         t = cuda.threadIdx.x
         base = cuda.blockIdx.x * n
-        s = 0.0
-        for j in range(t, n, threads):
-            s += term(g, yv, base + j, log)
-        s = block_sum(s)
-        for j in range(t, n, threads):
-            dx[base + j] = grad_at(g, yv, base + j, s, log)
+        s = block_sum(sums(g, yv, base, t, n, threads, log))
+        grads(g, yv, dx, base, t, n, threads, s, log)
 
     # --- split: a row over the blocks of grid row blockIdx.y, chunk blockIdx.x
     def stats_split(x, keep, part_m, part_s, n, chunk, scale, use_mask):
         t = cuda.threadIdx.x
         c, r = cuda.blockIdx.x, cuda.blockIdx.y
-        base = r * n
-        m, s = NEG, 0.0
-        for j in range(c * chunk + t, min(c * chunk + chunk, n), threads):
-            if not use_mask or keep[base + j]:
-                m, s = push(m, s, C(x[base + j]) * scale)
+        lo, hi = c * chunk + t, min(c * chunk + chunk, n)
+        m, s = stats(x, keep, r * n, lo, hi, threads, scale, use_mask, part_m, False)
         m, s = block_merge(m, s)
         if t == 0:
             part_m[r * cuda.gridDim.x + c] = m
@@ -270,19 +344,13 @@ def _functions(work: str, items: int, threads: int) -> dict:
             m, s = merge(m, s, part_m[r * chunks + k], part_s[r * chunks + k])
         m, s = block_merge(m, s)
         inv, ls = finals(s)
-        base = r * n
-        for j in range(c * chunk + t, min(c * chunk + chunk, n), threads):
-            ok = not use_mask or keep[base + j]
-            put(y, base + j, C(x[base + j]) * scale if ok else ZERO, m, inv, ls, ok, log)
+        lo, hi = c * chunk + t, min(c * chunk + chunk, n)
+        write(x, keep, y, r * n, lo, hi, threads, scale, use_mask, m, inv, ls, log, part_m, False)
 
     def sums_split(g, yv, part, n, chunk, log):
         t = cuda.threadIdx.x
         c, r = cuda.blockIdx.x, cuda.blockIdx.y
-        base = r * n
-        s = 0.0
-        for j in range(c * chunk + t, min(c * chunk + chunk, n), threads):
-            s += term(g, yv, base + j, log)
-        s = block_sum(s)
+        s = block_sum(sums(g, yv, r * n, c * chunk + t, min(c * chunk + chunk, n), threads, log))
         if t == 0:
             part[r * cuda.gridDim.x + c] = s
 
@@ -294,9 +362,7 @@ def _functions(work: str, items: int, threads: int) -> dict:
         for k in range(t, chunks, threads):
             s += part[r * chunks + k]
         s = block_sum(s)
-        base = r * n
-        for j in range(c * chunk + t, min(c * chunk + chunk, n), threads):
-            dx[base + j] = grad_at(g, yv, base + j, s, log)
+        grads(g, yv, dx, r * n, c * chunk + t, min(c * chunk + chunk, n), threads, s, log)
 
     # --- columns: (outer, n, inner) with inner > 1; column (o, i) is element (o·n + j)·inner + i, j along the axis
     def forward_columns(x, keep, y, cols, n, inner, scale, use_mask, log):
@@ -369,16 +435,17 @@ def _signature(name: str, dt_in: str, dt_out: str, work: str):
 
 
 @lru_cache(maxsize=None)
-def _compiled(name: str, dt_in: str, dt_out: str, items: int, threads: int):
+def _compiled(name: str, dt_in: str, dt_out: str, items: int, width: int, threads: int):
     from numba import types
 
     work = str(G._dtypes(dt_in)[0])
-    return _load().jit(types.void(*_signature(name, dt_in, dt_out, work)))(_functions(work, items, threads)[name])
+    fn = _functions(work, items, width, threads)[name]
+    return _load().jit(types.void(*_signature(name, dt_in, dt_out, work)))(fn)
 
 
-def _kernel(name: str, dt_in: str, dt_out: str, items: int = 1):
+def _kernel(name: str, dt_in: str, dt_out: str, items: int = 1, width: int = WARP):
     """Kernel `name` compiled for its explicit signature (once per dtypes: launches pay no type resolution)."""
-    return _compiled(name, dt_in, dt_out, items, THREADS)
+    return _compiled(name, dt_in, dt_out, items, width, THREADS)
 
 
 # ---------------------------------------------------------------------------------------------------- layouts
@@ -393,9 +460,11 @@ def layout(rows: int, n: int, inner: int) -> str:
     return "block"
 
 
-def _items(n: int) -> int:
-    """Elements per lane in the warp layout: a power of two, so that few variants are compiled."""
-    return 1 << max(0, (-(-n // WARP) - 1).bit_length())
+def _row_shape(n: int) -> tuple[int, int]:
+    """(elements per lane, lanes per row) of a row of n elements in the warp layout: powers of two, so that few
+    variants are compiled; rows shorter than a warp share one (8 rows of 4 elements, say)."""
+    width = min(WARP, 1 << max(0, (n - 1).bit_length()))
+    return 1 << max(0, (-(-n // width) - 1).bit_length()), width
 
 
 @lru_cache(maxsize=None)
@@ -416,25 +485,27 @@ def softmax_forward(x, axis, out, scale, mask, log):
     y = G._out_device(call, out, tuple(d.shape), final)
     outer, n, inner = _split(tuple(d.shape) or (1,), axis)
     if d.size:
-        xs, ys = d.reshape(d.size), y.reshape(d.size)
-        st, dt, use_mask = call.stream, (str(d.dtype), str(final)), mask is not None
+        xs, ys = G.flat(d), G.flat(y)
+        dt, use_mask = (str(d.dtype), str(final)), mask is not None
         rows, kind = outer * inner, layout(outer * inner, n, inner)
         if kind == "warp":
-            grid = -(-rows // (THREADS // WARP))
-            _kernel("forward_warp", *dt, _items(n))[grid, THREADS, st](xs, keep, ys, rows, n, s, use_mask, log)
+            items, width = _row_shape(n)
+            launch(_kernel("forward_warp", *dt, items, width), -(-rows // (THREADS // width)), THREADS, call, xs,
+                   keep, ys, rows, n, s, use_mask, log)
         elif kind == "block":
             cached = n * work.itemsize <= ROW_CACHE
-            _kernel("forward_block", *dt)[rows, THREADS, st, n * work.itemsize if cached else 0](
-                xs, keep, ys, rows, n, s, use_mask, log, cached)
+            launch(_kernel("forward_block", *dt), rows, THREADS, call, xs, keep, ys, rows, n, s, use_mask, log, cached,
+                   shared=n * work.itemsize if cached else 0)
         elif kind == "split":
             chunks = -(-n // SPLIT_CHUNK)
             pm, ps = call.empty((rows * chunks,), work), call.empty((rows * chunks,), np.float64)
             grid = (chunks, rows)
-            _kernel("stats_split", *dt)[grid, THREADS, st](xs, keep, pm, ps, n, SPLIT_CHUNK, s, use_mask)
-            _kernel("forward_split", *dt)[grid, THREADS, st](xs, keep, ys, pm, ps, n, SPLIT_CHUNK, s, use_mask, log)
+            launch(_kernel("stats_split", *dt), grid, THREADS, call, xs, keep, pm, ps, n, SPLIT_CHUNK, s, use_mask)
+            launch(_kernel("forward_split", *dt), grid, THREADS, call, xs, keep, ys, pm, ps, n, SPLIT_CHUNK, s,
+                   use_mask, log)
         else:
-            _kernel("forward_columns", *dt)[-(-rows // WARP), THREADS, st](
-                xs, keep, ys, rows, n, inner, s, use_mask, log)
+            launch(_kernel("forward_columns", *dt), -(-rows // WARP), THREADS, call, xs, keep, ys, rows, n, inner, s,
+                   use_mask, log)
     return call.result(y, out)
 
 
@@ -446,21 +517,22 @@ def softmax_backward(grad, y, axis, out, log):
     dx = G._out_device(call, out, tuple(dy.shape), final)
     outer, n, inner = _split(tuple(dy.shape) or (1,), axis)
     if dy.size:
-        gs, ys, xs = dg.reshape(dy.size), dy.reshape(dy.size), dx.reshape(dy.size)
-        st, dt = call.stream, (str(dy.dtype), str(final))
+        gs, ys, xs = G.flat(dg), G.flat(dy), G.flat(dx)
+        dt = (str(dy.dtype), str(final))
         rows, kind = outer * inner, layout(outer * inner, n, inner)
         if kind == "warp":
-            grid = -(-rows // (THREADS // WARP))
-            _kernel("backward_warp", *dt, _items(n))[grid, THREADS, st](gs, ys, xs, rows, n, log)
+            items, width = _row_shape(n)
+            launch(_kernel("backward_warp", *dt, items, width), -(-rows // (THREADS // width)), THREADS, call, gs,
+                   ys, xs, rows, n, log)
         elif kind == "block":
-            _kernel("backward_block", *dt)[rows, THREADS, st](gs, ys, xs, rows, n, log)
+            launch(_kernel("backward_block", *dt), rows, THREADS, call, gs, ys, xs, rows, n, log)
         elif kind == "split":
             chunks = -(-n // SPLIT_CHUNK)
             part = call.empty((rows * chunks,), np.float64)
-            _kernel("sums_split", *dt)[(chunks, rows), THREADS, st](gs, ys, part, n, SPLIT_CHUNK, log)
-            _kernel("backward_split", *dt)[(chunks, rows), THREADS, st](gs, ys, xs, part, n, SPLIT_CHUNK, log)
+            launch(_kernel("sums_split", *dt), (chunks, rows), THREADS, call, gs, ys, part, n, SPLIT_CHUNK, log)
+            launch(_kernel("backward_split", *dt), (chunks, rows), THREADS, call, gs, ys, xs, part, n, SPLIT_CHUNK, log)
         else:
-            _kernel("backward_columns", *dt)[-(-rows // WARP), THREADS, st](gs, ys, xs, rows, n, inner, log)
+            launch(_kernel("backward_columns", *dt), -(-rows // WARP), THREADS, call, gs, ys, xs, rows, n, inner, log)
     return call.result(dx, out)
 
 
@@ -476,4 +548,4 @@ def _device_mask(call, mask, shape):
         raise TypeError(f"mask must be a boolean array (True = keep), got dtype {keep.dtype}")
     if tuple(keep.shape) != shape:
         raise ValueError(f"a GPU mask must have x's shape {shape}, got {tuple(keep.shape)}")
-    return keep.reshape(keep.size)
+    return G.flat(keep)
