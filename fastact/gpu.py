@@ -271,10 +271,15 @@ def _arr(dt, ndim=1):
 # converts the stream on every call: hundreds of µs on tiny arrays. On a GPU fastact packs the arguments of its
 # explicitly typed kernels itself and launches the compiled function through cuda.core; the CUDA simulator (and
 # its launch checks, fastact._cudasim) keeps Numba's path.
-def _simulated() -> bool:
-    from numba import config
+_SIMULATED: list = []
 
-    return bool(config.ENABLE_CUDASIM)
+
+def _simulated() -> bool:
+    if not _SIMULATED:
+        from numba import config
+
+        _SIMULATED.append(bool(config.ENABLE_CUDASIM))  # fixed once numba is imported
+    return _SIMULATED[0]
 
 
 class Flat:
@@ -300,7 +305,9 @@ def _packer(t):
     from numba import types
 
     if isinstance(t, types.Array):
-        item, ndim = t.dtype.bitwidth // 8, t.ndim
+        from numba.np.numpy_support import as_dtype
+
+        item, ndim = as_dtype(t.dtype).itemsize, t.ndim
 
         def array(v, out):
             if isinstance(v, Flat):

@@ -1,7 +1,7 @@
 """CUDA softmax and log-softmax, forward and backward, in four layouts chosen by shape.
 
 - warp: rows along the last axis of up to WARP_ROW elements; a warp per row (rows shorter than 32 share a warp),
-  the row in registers (x read once), max and sum by warp shuffles;
+  max and sum online in each lane, merged by shuffles, the row read again from cache for the write;
 - block: longer rows; a block per row. Each thread keeps a running (max, sum) over its elements (the sum rescaled
   when the max grows: max and sum in one pass), merged by shuffles within warps and through shared memory across
   them. A row of up to ROW_CACHE bytes stays in shared memory for the write pass;
@@ -46,10 +46,9 @@ def _load():
 
 # ---------------------------------------------------------------------------------------------------- kernels
 @lru_cache(maxsize=None)
-def _functions(work: str, items: int, width: int, threads: int) -> dict:
+def _functions(work: str, width: int, threads: int) -> dict:
     """The kernels' Python functions for compute dtype `work`; in the warp layout a row is taken by `width` lanes
-    (a power of two up to 32: a warp takes 32 // width rows) with `items` elements each; `threads` threads per
-    block."""
+    (a power of two up to 32: a warp takes 32 // width rows); `threads` threads per block."""
     _load()
     C = np.dtype(work).type
     W = G._nbtype(work)
@@ -58,22 +57,22 @@ def _functions(work: str, items: int, width: int, threads: int) -> dict:
     WARPS = threads // WARP
 
     @cuda.jit(device=True)
-    def group_max(m):
-        """max over the `width` lanes of a row, NaN winning; every lane gets it."""
-        off = width // 2
-        while off > 0:
-            o = cuda.shfl_xor_sync(_FULL, m, off)
-            m = o if o > m or o != o else m
-            off //= 2
-        return m
-
-    @cuda.jit(device=True)
     def group_sum(s):
         off = width // 2
         while off > 0:
             s += cuda.shfl_xor_sync(_FULL, s, off)
             off //= 2
         return s
+
+    @cuda.jit(device=True)
+    def group_merge(m, s):
+        """Merge the (max, sum) pairs of a row's `width` lanes; every lane gets the result (NaN sum for a +inf
+        maximum, as block_merge)."""
+        off = width // 2
+        while off > 0:
+            m, s = merge(m, s, cuda.shfl_xor_sync(_FULL, m, off), cuda.shfl_xor_sync(_FULL, s, off))
+            off //= 2
+        return m, (s if m != POS else math.nan)
 
     @cuda.jit(device=True)
     def warp_sum(s):
@@ -137,9 +136,12 @@ def _functions(work: str, items: int, width: int, threads: int) -> dict:
         return s
 
     @cuda.jit(device=True)
-    def finals(s):
-        """(1/s, log s) in the compute dtype, guarded where the simulator's Python math would raise."""
-        return (C(1.0 / s) if s != 0.0 else POS), (C(math.log(s)) if s != 0.0 else NEG)
+    def finals(s, log):
+        """(1/s, log s) in the compute dtype, only the one `log` needs (both are float64 operations); guarded
+        where the simulator's Python math would raise."""
+        if log:
+            return ZERO, (C(math.log(s)) if s != 0.0 else NEG)
+        return (C(1.0 / s) if s != 0.0 else POS), ZERO
 
     @cuda.jit(device=True)
     def put(y, k, v, m, inv, ls, ok, log):
@@ -266,37 +268,20 @@ def _functions(work: str, items: int, width: int, threads: int) -> dict:
             dx[base + j] = grad_at(g, yv, base + j, s, log)
             j += step
 
-    # --- warp: `width` lanes per row, the row in registers (forward); the mask and, in the backward, g and y
-    # are read again rather than held (fewer registers: more rows in flight)
+    # --- warp: `width` lanes per row; (max, sum) online over the lane's elements, merged by shuffles, then the
+    # row read again (from cache) to write y. Holding the row in registers instead took 135 registers a thread
+    # at 1,024 columns (one block per SM) and ran at a third of the bandwidth.
     def forward_warp(x, keep, y, rows, n, scale, use_mask, log):
-        v = cuda.local.array(items, W)
         lane, r = group_row()
         live = r < rows
         base = r * n
-        m = NEG
-        for i in range(items):
-            j = lane + width * i
-            a = C(x[base + j]) * scale if live and j < n and kept(keep, base + j, use_mask) else NEG
-            v[i] = a
-            m = a if a > m or a != a else m
-        m = group_max(m)
-        s = 0.0
-        for i in range(items):
-            j = lane + width * i
-            if live and j < n and kept(keep, base + j, use_mask):
-                e = math.exp(v[i] - m)
-                s += e
-                if not log:
-                    v[i] = e
-        inv, ls = finals(group_sum(s))
-        for i in range(items):
-            j = lane + width * i
-            if live and j < n:
-                ok = kept(keep, base + j, use_mask)
-                if log:
-                    y[base + j] = (v[i] - m) - ls if ok else NEG
-                else:
-                    y[base + j] = v[i] * inv if ok else ZERO
+        m, s = NEG, 0.0
+        if live:
+            m, s = stats(x, keep, base, lane, n, width, scale, use_mask, y, False)
+        m, s = group_merge(m, s)
+        inv, ls = finals(s, log)
+        if live:
+            write(x, keep, y, base, lane, n, width, scale, use_mask, m, inv, ls, log, y, False)
 
     def backward_warp(g, yv, dx, rows, n, log):
         lane, r = group_row()
@@ -315,7 +300,7 @@ def _functions(work: str, items: int, width: int, threads: int) -> dict:
         base = cuda.blockIdx.x * n
         m, s = stats(x, keep, base, t, n, threads, scale, use_mask, row, cached)
         m, s = block_merge(m, s)
-        inv, ls = finals(s)
+        inv, ls = finals(s, log)
         write(x, keep, y, base, t, n, threads, scale, use_mask, m, inv, ls, log, row, cached)
 
     def backward_block(g, yv, dx, rows, n, log):
@@ -343,7 +328,7 @@ def _functions(work: str, items: int, width: int, threads: int) -> dict:
         for k in range(t, chunks, threads):
             m, s = merge(m, s, part_m[r * chunks + k], part_s[r * chunks + k])
         m, s = block_merge(m, s)
-        inv, ls = finals(s)
+        inv, ls = finals(s, log)
         lo, hi = c * chunk + t, min(c * chunk + chunk, n)
         write(x, keep, y, r * n, lo, hi, threads, scale, use_mask, m, inv, ls, log, part_m, False)
 
@@ -384,7 +369,7 @@ def _functions(work: str, items: int, width: int, threads: int) -> dict:
         for q in range(1, WARPS):
             m, s = merge(m, s, sm_m[q * WARP + lane], sm_s[q * WARP + lane])
         s = s if m != POS else C(math.nan)
-        inv, ls = finals(s)
+        inv, ls = finals(s, log)
         if active:
             for j in range(seg, n, WARPS):
                 k = base + j * inner
@@ -435,17 +420,17 @@ def _signature(name: str, dt_in: str, dt_out: str, work: str):
 
 
 @lru_cache(maxsize=None)
-def _compiled(name: str, dt_in: str, dt_out: str, items: int, width: int, threads: int):
+def _compiled(name: str, dt_in: str, dt_out: str, width: int, threads: int):
     from numba import types
 
     work = str(G._dtypes(dt_in)[0])
-    fn = _functions(work, items, width, threads)[name]
+    fn = _functions(work, width, threads)[name]
     return _load().jit(types.void(*_signature(name, dt_in, dt_out, work)))(fn)
 
 
-def _kernel(name: str, dt_in: str, dt_out: str, items: int = 1, width: int = WARP):
+def _kernel(name: str, dt_in: str, dt_out: str, width: int = WARP):
     """Kernel `name` compiled for its explicit signature (once per dtypes: launches pay no type resolution)."""
-    return _compiled(name, dt_in, dt_out, items, width, THREADS)
+    return _compiled(name, dt_in, dt_out, width, THREADS)
 
 
 # ---------------------------------------------------------------------------------------------------- layouts
@@ -460,11 +445,10 @@ def layout(rows: int, n: int, inner: int) -> str:
     return "block"
 
 
-def _row_shape(n: int) -> tuple[int, int]:
-    """(elements per lane, lanes per row) of a row of n elements in the warp layout: powers of two, so that few
-    variants are compiled; rows shorter than a warp share one (8 rows of 4 elements, say)."""
-    width = min(WARP, 1 << max(0, (n - 1).bit_length()))
-    return 1 << max(0, (-(-n // width) - 1).bit_length()), width
+def _width(n: int) -> int:
+    """Lanes per row of n elements in the warp layout: a power of two up to 32, so that rows shorter than a warp
+    share one (8 rows of 4 elements, say)."""
+    return min(WARP, 1 << max(0, (n - 1).bit_length()))
 
 
 @lru_cache(maxsize=None)
@@ -489,8 +473,8 @@ def softmax_forward(x, axis, out, scale, mask, log):
         dt, use_mask = (str(d.dtype), str(final)), mask is not None
         rows, kind = outer * inner, layout(outer * inner, n, inner)
         if kind == "warp":
-            items, width = _row_shape(n)
-            launch(_kernel("forward_warp", *dt, items, width), -(-rows // (THREADS // width)), THREADS, call, xs,
+            width = _width(n)
+            launch(_kernel("forward_warp", *dt, width), -(-rows // (THREADS // width)), THREADS, call, xs,
                    keep, ys, rows, n, s, use_mask, log)
         elif kind == "block":
             cached = n * work.itemsize <= ROW_CACHE
@@ -521,8 +505,8 @@ def softmax_backward(grad, y, axis, out, log):
         dt = (str(dy.dtype), str(final))
         rows, kind = outer * inner, layout(outer * inner, n, inner)
         if kind == "warp":
-            items, width = _row_shape(n)
-            launch(_kernel("backward_warp", *dt, items, width), -(-rows // (THREADS // width)), THREADS, call, gs,
+            width = _width(n)
+            launch(_kernel("backward_warp", *dt, width), -(-rows // (THREADS // width)), THREADS, call, gs,
                    ys, xs, rows, n, log)
         elif kind == "block":
             launch(_kernel("backward_block", *dt), rows, THREADS, call, gs, ys, xs, rows, n, log)
