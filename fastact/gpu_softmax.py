@@ -1,7 +1,8 @@
 """CUDA softmax and log-softmax, forward and backward, in four layouts chosen by shape.
 
-- warp: rows along the last axis of up to WARP_ROW elements; a warp per row (rows shorter than 32 share a warp),
-  max and sum online in each lane, merged by shuffles, the row read again from cache for the write;
+- warp: rows along the last axis of up to WARP_ROW elements; a warp per row (rows shorter than 32 share a warp).
+  Rows of up to HELD_ROW are held in registers (x read once); longer ones take max and sum online in each lane,
+  merged by shuffles, and are read again from cache for the write;
 - block: longer rows; a block per row. Each thread keeps a running (max, sum) over its elements (the sum rescaled
   when the max grows: max and sum in one pass), merged by shuffles within warps and through shared memory across
   them. A row of up to ROW_CACHE bytes stays in shared memory for the write pass;
@@ -27,7 +28,8 @@ from .softmax import _axis, _split
 
 THREADS = G.THREADS  # threads per block
 WARP = 32
-WARP_ROW = 1024  # longest row kept in a warp's registers (32 per lane)
+WARP_ROW = 1024  # longest row taken by a warp
+HELD_ROW = 256  # longest row a warp holds in registers (8 per lane; at 1,024 that took 135 registers a thread)
 ROW_CACHE = 32768  # bytes of a row kept in shared memory by the block layout
 SPLIT_ROWS = 128  # the split layout is for fewer rows than this ...
 SPLIT_CHUNK = 8192  # ... of at least 2·SPLIT_CHUNK elements, cut in chunks of this many
@@ -46,15 +48,26 @@ def _load():
 
 # ---------------------------------------------------------------------------------------------------- kernels
 @lru_cache(maxsize=None)
-def _functions(work: str, width: int, threads: int) -> dict:
+def _functions(work: str, width: int, items: int, threads: int) -> dict:
     """The kernels' Python functions for compute dtype `work`; in the warp layout a row is taken by `width` lanes
-    (a power of two up to 32: a warp takes 32 // width rows); `threads` threads per block."""
+    (a power of two up to 32: a warp takes 32 // width rows), holding `items` elements each in the forward_held
+    kernel; `threads` threads per block."""
     _load()
     C = np.dtype(work).type
     W = G._nbtype(work)
     NEG, POS, ZERO = C(-math.inf), C(math.inf), C(0.0)
     S = np.float64  # sums: float64 (float32 sums of 1,024 terms were off by up to 9 ULP in the simulator)
     WARPS = threads // WARP
+
+    @cuda.jit(device=True)
+    def group_max(m):
+        """max over the `width` lanes of a row, NaN winning; every lane gets it."""
+        off = width // 2
+        while off > 0:
+            o = cuda.shfl_xor_sync(_FULL, m, off)
+            m = o if o > m or o != o else m
+            off //= 2
+        return m
 
     @cuda.jit(device=True)
     def group_sum(s):
@@ -283,6 +296,37 @@ def _functions(work: str, width: int, threads: int) -> dict:
         if live:
             write(x, keep, y, base, lane, n, width, scale, use_mask, m, inv, ls, log, y, False)
 
+    def forward_held(x, keep, y, rows, n, scale, use_mask, log):
+        """The warp layout for rows of up to HELD_ROW elements: the row held in registers (x read once)."""
+        v = cuda.local.array(items, W)
+        lane, r = group_row()
+        live = r < rows
+        base = r * n
+        m = NEG
+        for i in range(items):
+            j = lane + width * i
+            a = C(x[base + j]) * scale if live and j < n and kept(keep, base + j, use_mask) else NEG
+            v[i] = a
+            m = a if a > m or a != a else m
+        m = group_max(m)
+        s = 0.0
+        for i in range(items):
+            j = lane + width * i
+            if live and j < n and kept(keep, base + j, use_mask):
+                e = math.exp(v[i] - m)
+                s += e
+                if not log:
+                    v[i] = e
+        inv, ls = finals(group_sum(s), log)
+        for i in range(items):
+            j = lane + width * i
+            if live and j < n:
+                ok = kept(keep, base + j, use_mask)
+                if log:
+                    y[base + j] = (v[i] - m) - ls if ok else NEG
+                else:
+                    y[base + j] = v[i] * inv if ok else ZERO
+
     def backward_warp(g, yv, dx, rows, n, log):
         lane, r = group_row()
         base = r * n
@@ -407,6 +451,7 @@ def _signature(name: str, dt_in: str, dt_out: str, work: str):
     mask, i, f, b, d = types.boolean[::1], types.int64, G._nbtype(work), types.boolean, types.float64[::1]
     return {
         "forward_warp": (x, mask, y, i, i, f, b, b),
+        "forward_held": (x, mask, y, i, i, f, b, b),
         "backward_warp": (x, x, y, i, i, b),
         "forward_block": (x, mask, y, i, i, f, b, b, b),
         "backward_block": (x, x, y, i, i, b),
@@ -420,17 +465,17 @@ def _signature(name: str, dt_in: str, dt_out: str, work: str):
 
 
 @lru_cache(maxsize=None)
-def _compiled(name: str, dt_in: str, dt_out: str, width: int, threads: int):
+def _compiled(name: str, dt_in: str, dt_out: str, width: int, items: int, threads: int):
     from numba import types
 
     work = str(G._dtypes(dt_in)[0])
-    fn = _functions(work, width, threads)[name]
+    fn = _functions(work, width, items, threads)[name]
     return _load().jit(types.void(*_signature(name, dt_in, dt_out, work)))(fn)
 
 
-def _kernel(name: str, dt_in: str, dt_out: str, width: int = WARP):
+def _kernel(name: str, dt_in: str, dt_out: str, width: int = WARP, items: int = 1):
     """Kernel `name` compiled for its explicit signature (once per dtypes: launches pay no type resolution)."""
-    return _compiled(name, dt_in, dt_out, width, THREADS)
+    return _compiled(name, dt_in, dt_out, width, items, THREADS)
 
 
 # ---------------------------------------------------------------------------------------------------- layouts
@@ -470,12 +515,13 @@ def softmax_forward(x, axis, out, scale, mask, log):
     outer, n, inner = _split(tuple(d.shape) or (1,), axis)
     if d.size:
         xs, ys = G.flat(d), G.flat(y)
-        dt, use_mask = (str(d.dtype), str(final)), mask is not None
+        dt, use_mask = (G._name(d.dtype), G._name(final)), mask is not None
         rows, kind = outer * inner, layout(outer * inner, n, inner)
         if kind == "warp":
             width = _width(n)
-            launch(_kernel("forward_warp", *dt, width), -(-rows // (THREADS // width)), THREADS, call, xs,
-                   keep, ys, rows, n, s, use_mask, log)
+            name, items = ("forward_held", -(-n // width)) if n <= HELD_ROW else ("forward_warp", 1)
+            k = _kernel(name, *dt, width, 1 << (items - 1).bit_length())  # items: a power of two (few variants)
+            launch(k, -(-rows // (THREADS // width)), THREADS, call, xs, keep, ys, rows, n, s, use_mask, log)
         elif kind == "block":
             cached = n * work.itemsize <= ROW_CACHE
             launch(_kernel("forward_block", *dt), rows, THREADS, call, xs, keep, ys, rows, n, s, use_mask, log, cached,
@@ -502,7 +548,7 @@ def softmax_backward(grad, y, axis, out, log):
     outer, n, inner = _split(tuple(dy.shape) or (1,), axis)
     if dy.size:
         gs, ys, xs = G.flat(dg), G.flat(dy), G.flat(dx)
-        dt = (str(dy.dtype), str(final))
+        dt = (G._name(dy.dtype), G._name(final))
         rows, kind = outer * inner, layout(outer * inner, n, inner)
         if kind == "warp":
             width = _width(n)

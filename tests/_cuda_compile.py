@@ -94,10 +94,13 @@ for dt in FLOATS:
             for backward in (False, True):
                 label[0] = f"gated {a}/{b} {dt}"
                 G._gated_kernel(a, b, backward, dt)
-    for name in S._functions(str(G._dtypes(dt)[0]), S.WARP, S.THREADS):
-        for width in ((1, 2, 4, 8, 16, 32) if name.endswith("_warp") else (S.WARP,)):
-            label[0] = f"softmax width={width} {dt}"
-            S._compiled(name, dt, dt, width, S.THREADS)
+    held = sorted({(S._width(n), 1 << (-(-n // S._width(n)) - 1).bit_length()) for n in range(1, S.HELD_ROW + 1)})
+    for name in S._functions(str(G._dtypes(dt)[0]), S.WARP, 1, S.THREADS):
+        shapes = held if name == "forward_held" else [(w, 1) for w in (1, 2, 4, 8, 16, 32)] if name.endswith(
+            "_warp") else [(S.WARP, 1)]
+        for width, items in shapes:
+            label[0] = f"softmax width={width} items={items} {dt}"
+            S._compiled(name, dt, dt, width, items, S.THREADS)
 for row in rows:
     print(json.dumps(row))
 print(json.dumps({"kernels": len(rows), "ptxas": ptxas is not None}), file=sys.stderr)

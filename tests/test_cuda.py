@@ -107,7 +107,8 @@ def test_prelu(dtype):
 SMALL_CASES = [((4, 7), -1, "warp"), ((6, 1), -1, "warp"), ((5, 40), -1, "warp"), ((3, 100), -1, "block"),
                ((3, 300), -1, "block"), ((2, 1100), -1, "split"), ((3, 5, 6), 1, "columns"), ((6, 5), 0, "columns")]
 SOFTMAX_CASES = SMALL_CASES + (
-    [] if SIM else [((4096, 8), -1, "warp"), ((1000, 3), -1, "warp"), ((32768, 1024), -1, "warp"),
+    [] if SIM else [((4096, 8), -1, "warp"), ((1000, 3), -1, "warp"), ((2000, 200), -1, "warp"),
+                    ((32768, 1024), -1, "warp"),
                     ((500, 3000), -1, "block"), ((200, 20000), -1, "block"), ((64, 65536), -1, "split"),
                     ((8, 100003), -1, "split"), ((1024, 4096), 0, "columns")])
 
@@ -120,6 +121,7 @@ def small_layouts(monkeypatch):
         # rows past 64 elements leave the warp, rows of 512 or more split (in chunks of 256: each thread takes
         # the unrolled step), rows of 512 float32 stay in shared memory
         monkeypatch.setattr(gpu_softmax, "WARP_ROW", 64)
+        monkeypatch.setattr(gpu_softmax, "HELD_ROW", 16)  # rows of 7 held in registers, rows of 40 read twice
         monkeypatch.setattr(gpu_softmax, "SPLIT_CHUNK", 256)
         monkeypatch.setattr(gpu_softmax, "ROW_CACHE", 2048)
         monkeypatch.setattr(gpu_softmax, "THREADS", 64)  # two warps a block: each simulated barrier is slow
