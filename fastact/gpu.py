@@ -62,6 +62,13 @@ def status() -> tuple[bool, str]:
 
         if not nvvm.is_available():
             return False, f"{name}, but not the CUDA compiler (libNVVM): pip install 'fastact[cuda]'"
+        try:  # what the first kernel compile imports; numba-cuda 0.30 fails here on NumPy 2.5 (no np.row_stack)
+            import importlib
+
+            importlib.import_module("numba.cuda.np.arrayobj")
+        except AttributeError as e:
+            return False, f"{name}, but numba-cuda does not work with NumPy {np.__version__} ({e}): " \
+                          f"pip install 'numpy<2.5'"
         return True, name
     except Exception as e:  # pragma: no cover - driver specific
         return False, f"numba-cuda could not use the GPU: {e}"
@@ -263,6 +270,7 @@ def _contiguous(d) -> bool:
     return True
 
 
+@lru_cache(maxsize=256)
 def _dtypes(*dts) -> tuple[np.dtype, np.dtype]:
     """(compute dtype, result dtype) as on the CPU: float16 computes in float32 and comes back as float16."""
     work = np.result_type(*(A.compute_dtype(np.dtype(d), "x") for d in dts))

@@ -122,6 +122,7 @@ def small_layouts(monkeypatch):
         # the unrolled step), rows of 512 float32 stay in shared memory
         monkeypatch.setattr(gpu_softmax, "WARP_ROW", 64)
         monkeypatch.setattr(gpu_softmax, "HELD_ROW", 16)  # rows of 7 held in registers, rows of 40 read twice
+        monkeypatch.setattr(gpu_softmax, "UNROLL", 4)  # rows of 300 reach the unrolled loads (64 threads a block)
         monkeypatch.setattr(gpu_softmax, "SPLIT_CHUNK", 256)
         monkeypatch.setattr(gpu_softmax, "ROW_CACHE", 2048)
         monkeypatch.setattr(gpu_softmax, "THREADS", 64)  # two warps a block: each simulated barrier is slow
