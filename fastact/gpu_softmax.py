@@ -51,10 +51,10 @@ def _load():
 
 # ---------------------------------------------------------------------------------------------------- kernels
 @lru_cache(maxsize=None)
-def _functions(work: str, width: int, items: int, threads: int) -> dict:
+def _functions(work: str, width: int, items: int, unroll: int, threads: int) -> dict:
     """The kernels' Python functions for compute dtype `work`; in the warp layout a row is taken by `width` lanes
     (a power of two up to 32: a warp takes 32 // width rows), holding `items` elements each in the forward_held
-    kernel; `threads` threads per block."""
+    kernel; `unroll` elements loaded at a time by the loops over a row; `threads` threads per block."""
     _load()
     C = np.dtype(work).type
     W = G._nbtype(work)
@@ -73,8 +73,9 @@ def _functions(work: str, width: int, items: int, threads: int) -> dict:
         return m
 
     @cuda.jit(device=True)
-    def group_sum(s):
-        off = width // 2
+    def lanes_sum(s, lanes):
+        """Σ over groups of `lanes` adjacent lanes (a power of two); every lane gets its group's sum."""
+        off = lanes // 2
         while off > 0:
             s += cuda.shfl_xor_sync(_FULL, s, off)
             off //= 2
@@ -89,14 +90,6 @@ def _functions(work: str, width: int, items: int, threads: int) -> dict:
             m, s = merge(m, s, cuda.shfl_xor_sync(_FULL, m, off), cuda.shfl_xor_sync(_FULL, s, off))
             off //= 2
         return m, (s if m != POS else math.nan)
-
-    @cuda.jit(device=True)
-    def warp_sum(s):
-        off = WARP // 2
-        while off > 0:
-            s += cuda.shfl_xor_sync(_FULL, s, off)
-            off //= 2
-        return s
 
     @cuda.jit(device=True)
     def push(m, s, v):
@@ -141,7 +134,7 @@ def _functions(work: str, width: int, items: int, threads: int) -> dict:
         """Σ over the block's threads, in a fixed order; every thread gets it."""
         sm = cuda.shared.array(WARPS, S)
         t = cuda.threadIdx.x
-        s = warp_sum(s)
+        s = lanes_sum(s, WARP)
         if t % WARP == 0:
             sm[t // WARP] = s
         cuda.syncthreads()
@@ -200,25 +193,25 @@ def _functions(work: str, width: int, items: int, threads: int) -> dict:
     def kept(keep, k, use_mask):
         return not use_mask or keep[k]
 
-    # The loops below take UNROLL elements `step` apart at a time, their loads before anything that depends on
+    # The loops below take `unroll` elements `step` apart at a time, their loads before anything that depends on
     # them (more bytes in flight per thread), then one at a time for the rest.
     @cuda.jit(device=True)
     def stats(x, keep, base, lo, hi, step, scale, use_mask, row, cached):
         """(max, Σ e^(v - max)) of v = x·scale over the kept elements j = lo, lo + step, ... < hi of the row at
         base; with `cached`, row[j] = v."""
-        vals = cuda.local.array(UNROLL, W)
+        vals = cuda.local.array(unroll, W)
         m, s = NEG, 0.0
         j = lo
-        while j + (UNROLL - 1) * step < hi:
-            for q in range(UNROLL):
+        while j + (unroll - 1) * step < hi:
+            for q in range(unroll):
                 vals[q] = C(x[base + j + q * step]) * scale
-            for q in range(UNROLL):
+            for q in range(unroll):
                 k = j + q * step
                 if kept(keep, base + k, use_mask):
                     m, s = push(m, s, vals[q])
                     if cached:
                         row[k] = vals[q]
-            j += UNROLL * step
+            j += unroll * step
         while j < hi:
             if kept(keep, base + j, use_mask):
                 v = C(x[base + j]) * scale
@@ -231,17 +224,17 @@ def _functions(work: str, width: int, items: int, threads: int) -> dict:
     @cuda.jit(device=True)
     def write(x, keep, y, base, lo, hi, step, scale, use_mask, m, inv, ls, log, row, cached):
         """y over j = lo, lo + step, ... < hi, for a row with max m and sum 1/inv = e^ls."""
-        vals = cuda.local.array(UNROLL, W)
+        vals = cuda.local.array(unroll, W)
         j = lo
-        while j + (UNROLL - 1) * step < hi:
-            for q in range(UNROLL):
+        while j + (unroll - 1) * step < hi:
+            for q in range(unroll):
                 k = j + q * step
                 vals[q] = row[k] if cached else C(x[base + k]) * scale
-            for q in range(UNROLL):
+            for q in range(unroll):
                 k = j + q * step
                 ok = kept(keep, base + k, use_mask)
                 put(y, base + k, vals[q] if ok else ZERO, m, inv, ls, ok, log)
-            j += UNROLL * step
+            j += unroll * step
         while j < hi:
             ok = kept(keep, base + j, use_mask)
             v = ZERO
@@ -253,18 +246,18 @@ def _functions(work: str, width: int, items: int, threads: int) -> dict:
     @cuda.jit(device=True)
     def sums(g, yv, base, lo, hi, step, log):
         """Σ g·y (softmax) or Σ g (log-softmax) over j = lo, lo + step, ... < hi, in float64."""
-        gs = cuda.local.array(UNROLL, W)
-        ys = cuda.local.array(UNROLL, W)
+        gs = cuda.local.array(unroll, W)
+        ys = cuda.local.array(unroll, W)
         s = 0.0
         j = lo
-        while j + (UNROLL - 1) * step < hi:
-            for q in range(UNROLL):
+        while j + (unroll - 1) * step < hi:
+            for q in range(unroll):
                 gs[q] = C(g[base + j + q * step])
                 if not log:
                     ys[q] = C(yv[base + j + q * step])
-            for q in range(UNROLL):
+            for q in range(unroll):
                 s += S(gs[q]) if log else S(gs[q]) * S(ys[q])
-            j += UNROLL * step
+            j += unroll * step
         while j < hi:
             s += term(g, yv, base + j, log)
             j += step
@@ -272,16 +265,16 @@ def _functions(work: str, width: int, items: int, threads: int) -> dict:
 
     @cuda.jit(device=True)
     def grads(g, yv, dx, base, lo, hi, step, s, log):
-        gs = cuda.local.array(UNROLL, W)
-        ys = cuda.local.array(UNROLL, W)
+        gs = cuda.local.array(unroll, W)
+        ys = cuda.local.array(unroll, W)
         j = lo
-        while j + (UNROLL - 1) * step < hi:
-            for q in range(UNROLL):
+        while j + (unroll - 1) * step < hi:
+            for q in range(unroll):
                 gs[q] = C(g[base + j + q * step])
                 ys[q] = C(yv[base + j + q * step])
-            for q in range(UNROLL):
+            for q in range(unroll):
                 dx[base + j + q * step] = grad(gs[q], ys[q], s, log)
-            j += UNROLL * step
+            j += unroll * step
         while j < hi:
             dx[base + j] = grad_at(g, yv, base + j, s, log)
             j += step
@@ -322,7 +315,7 @@ def _functions(work: str, width: int, items: int, threads: int) -> dict:
                 s += e
                 if not log:
                     v[i] = e
-        inv, ls = finals(group_sum(s), log)
+        inv, ls = finals(lanes_sum(s, width), log)
         for i in range(items):
             j = lane + width * i
             if live and j < n:
@@ -338,7 +331,7 @@ def _functions(work: str, width: int, items: int, threads: int) -> dict:
         s = 0.0
         if r < rows:
             s = sums(g, yv, base, lane, n, width, log)
-        s = group_sum(s)
+        s = lanes_sum(s, width)
         if r < rows:
             grads(g, yv, dx, base, lane, n, width, s, log)
 
@@ -470,17 +463,17 @@ def _signature(name: str, dt_in: str, dt_out: str, work: str):
 
 
 @lru_cache(maxsize=None)
-def _compiled(name: str, dt_in: str, dt_out: str, width: int, items: int, threads: int):
+def _compiled(name: str, dt_in: str, dt_out: str, width: int, items: int, unroll: int, threads: int):
     from numba import types
 
     work = str(G._dtypes(dt_in)[0])
-    fn = _functions(work, width, items, threads)[name]
+    fn = _functions(work, width, items, unroll, threads)[name]
     return _load().jit(types.void(*_signature(name, dt_in, dt_out, work)))(fn)
 
 
-def _kernel(name: str, dt_in: str, dt_out: str, width: int = WARP, items: int = 1):
+def _kernel(name: str, dt_in: str, dt_out: str, width: int = WARP, items: int = 1, unroll: int | None = None):
     """Kernel `name` compiled for its explicit signature (once per dtypes: launches pay no type resolution)."""
-    return _compiled(name, dt_in, dt_out, width, items, THREADS)
+    return _compiled(name, dt_in, dt_out, width, items, UNROLL if unroll is None else unroll, THREADS)
 
 
 # ---------------------------------------------------------------------------------------------------- layouts
@@ -493,6 +486,13 @@ def layout(rows: int, n: int, inner: int) -> str:
     if rows < SPLIT_ROWS and n >= 2 * SPLIT_CHUNK:
         return "split"
     return "block"
+
+
+def _unroll(n: int, width: int) -> int:
+    """Elements a lane loads at a time in the warp layout: no more than it has (a power of two), at least 4.
+    Holding 16 made the lane's registers too many for short rows (H100, 2^28 float32, backward ms at 4 -> 16:
+    8 columns 2.25 -> 3.44, 128 columns 1.12 -> 1.45)."""
+    return min(UNROLL, max(4, 1 << (-(-n // width) - 1).bit_length()))
 
 
 def _width(n: int) -> int:
@@ -524,8 +524,10 @@ def softmax_forward(x, axis, out, scale, mask, log):
         rows, kind = outer * inner, layout(outer * inner, n, inner)
         if kind == "warp":
             width = _width(n)
-            name, items = ("forward_held", -(-n // width)) if n <= HELD_ROW else ("forward_warp", 1)
-            k = _kernel(name, *dt, width, 1 << (items - 1).bit_length())  # items: a power of two (few variants)
+            if n <= HELD_ROW:  # elements per lane: a power of two (few variants)
+                k = _kernel("forward_held", *dt, width, 1 << (-(-n // width) - 1).bit_length(), 4)
+            else:
+                k = _kernel("forward_warp", *dt, width, 1, _unroll(n, width))
             launch(k, -(-rows // (THREADS // width)), THREADS, call, xs, keep, ys, rows, n, s, use_mask, log)
         elif kind == "block":
             cached = n * work.itemsize <= ROW_CACHE
@@ -557,8 +559,8 @@ def softmax_backward(grad, y, axis, out, log):
         rows, kind = outer * inner, layout(outer * inner, n, inner)
         if kind == "warp":
             width = _width(n)
-            launch(_kernel("backward_warp", *dt, width), -(-rows // (THREADS // width)), THREADS, call, gs,
-                   ys, xs, rows, n, log)
+            k = _kernel("backward_warp", *dt, width, 1, _unroll(n, width))
+            launch(k, -(-rows // (THREADS // width)), THREADS, call, gs, ys, xs, rows, n, log)
         elif kind == "block":
             launch(_kernel("backward_block", *dt), rows, THREADS, call, gs, ys, xs, rows, n, log)
         elif kind == "split":

@@ -94,13 +94,13 @@ for dt in FLOATS:
             for backward in (False, True):
                 label[0] = f"gated {a}/{b} {dt}"
                 G._gated_kernel(a, b, backward, dt)
-    held = sorted({(S._width(n), 1 << (-(-n // S._width(n)) - 1).bit_length()) for n in range(1, S.HELD_ROW + 1)})
-    for name in S._functions(str(G._dtypes(dt)[0]), S.WARP, 1, S.THREADS):
-        shapes = held if name == "forward_held" else [(w, 1) for w in (1, 2, 4, 8, 16, 32)] if name.endswith(
-            "_warp") else [(S.WARP, 1)]
-        for width, items in shapes:
-            label[0] = f"softmax width={width} items={items} {dt}"
-            S._compiled(name, dt, dt, width, items, S.THREADS)
+    held = sorted({(S._width(n), 1 << (-(-n // S._width(n)) - 1).bit_length(), 4) for n in range(1, S.HELD_ROW + 1)})
+    warp = sorted({(S._width(n), 1, S._unroll(n, S._width(n))) for n in range(1, S.WARP_ROW + 1)})
+    for name in S._functions(str(G._dtypes(dt)[0]), S.WARP, 1, S.UNROLL, S.THREADS):
+        shapes = held if name == "forward_held" else warp if name.endswith("_warp") else [(S.WARP, 1, S.UNROLL)]
+        for width, items, unroll in shapes:
+            label[0] = f"softmax width={width} items={items} unroll={unroll} {dt}"
+            S._compiled(name, dt, dt, width, items, unroll, S.THREADS)
 for row in rows:
     print(json.dumps(row))
 print(json.dumps({"kernels": len(rows), "ptxas": ptxas is not None}), file=sys.stderr)

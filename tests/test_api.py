@@ -183,3 +183,43 @@ def test_serial_and_parallel_agree_bitwise():
     finally:
         arrays.PARALLEL_THRESHOLD = old
     np.testing.assert_array_equal(a, b)
+
+
+def test_device_arrays_are_recognised_by_type_and_instance():
+    """NumPy and host objects are not GPU arrays; an object with the interface on the instance is; a PyTorch
+    tensor is one only when it lives on a GPU (its class has the attribute either way)."""
+    from fastact._arrays import is_device_array
+
+    class OnInstance:
+        pass
+
+    o = OnInstance()
+    assert not is_device_array(np.zeros(3)) and not is_device_array([1.0]) and not is_device_array(o)
+    o.__cuda_array_interface__ = {"shape": (1,), "typestr": "<f4", "data": (0, False), "version": 3}
+    assert is_device_array(o)
+    torch = pytest.importorskip("torch")
+    assert not is_device_array(torch.zeros(3))
+
+
+def test_gpu_kernel_arguments_are_packed_as_numba_does():
+    """A 1-D array argument is (meminfo, parent, size, itemsize, pointer, shape, stride); a wrong item size is a
+    TypeError rather than a kernel reading the wrong bytes."""
+    pytest.importorskip("numba.cuda")
+    from numba import types
+
+    from fastact import gpu
+
+    pack, out = gpu._packer(types.float32[::1]), []
+    pack(gpu.Flat(4096, 10, 4), out)
+    assert out == [0, 0, 10, 4, 4096, 10, 4]
+    with pytest.raises(TypeError, match="8-byte"):
+        pack(gpu.Flat(4096, 10, 8), [])
+    scalars = []
+    gpu._packer(types.float32)(0.5, scalars)
+    gpu._packer(types.int64)(7, scalars)
+    gpu._packer(types.boolean)(1, scalars)
+    import ctypes
+
+    assert isinstance(scalars[0], ctypes.c_float) and scalars[0].value == 0.5
+    assert isinstance(scalars[1], ctypes.c_int64) and scalars[1].value == 7
+    assert scalars[2] is True
