@@ -186,8 +186,7 @@ def test_serial_and_parallel_agree_bitwise():
 
 
 def test_device_arrays_are_recognised_by_type_and_instance():
-    """NumPy and host objects are not GPU arrays; an object with the interface on the instance is; a PyTorch
-    tensor is one only when it lives on a GPU (its class has the attribute either way)."""
+    """NumPy and host objects are not GPU arrays; an object with the interface on the instance is."""
     from fastact._arrays import is_device_array
 
     class OnInstance:
@@ -197,6 +196,12 @@ def test_device_arrays_are_recognised_by_type_and_instance():
     assert not is_device_array(np.zeros(3)) and not is_device_array([1.0]) and not is_device_array(o)
     o.__cuda_array_interface__ = {"shape": (1,), "typestr": "<f4", "data": (0, False), "version": 3}
     assert is_device_array(o)
+
+
+def test_a_torch_cpu_tensor_is_not_a_device_array():
+    """torch.Tensor has __cuda_array_interface__ on its class (raising for CPU tensors): the tensor is asked."""
+    from fastact._arrays import is_device_array
+
     torch = pytest.importorskip("torch")
     assert not is_device_array(torch.zeros(3))
 
