@@ -96,6 +96,25 @@ def test_special_rows_in_chunked_long_rows():
     assert fastact.softmax(x)[4, 100] == 1.0
 
 
+def test_chunked_long_rows_take_max_and_sum_online():
+    """A chunk's max and sum are taken block by block (STATS_BLOCK): a max that grows from block to block
+    rescales the sum so far, and blocks of -inf (or NaNs below -inf in the max's order) ahead of finite ones."""
+    from fastact._softmax_kernels import SPLIT_CHUNK, STATS_BLOCK
+
+    n = 2 * SPLIT_CHUNK + 3
+    x = np.random.default_rng(4).standard_normal((3, n))
+    x[0] = np.linspace(-300.0, 300.0, n)  # a new max in every block
+    x[1, SPLIT_CHUNK:SPLIT_CHUNK + 2 * STATS_BLOCK] = -np.inf  # the second chunk starts with two empty blocks
+    x[2, :STATS_BLOCK + 7] = -np.inf
+    x[2, 5] = np.copysign(np.nan, -1.0)  # in a block whose max is -inf: the row is NaN all the same
+    for f, rf in ((fastact.softmax, reference.softmax), (fastact.log_softmax, reference.log_softmax)):
+        y = f(x)
+        assert np.isnan(y[2]).all()
+        with np.errstate(all="ignore"):
+            _close(y[:2], rf(x[:2]), np.float64)
+            _close(f(x[:2].astype(np.float32)), rf(x[:2].astype(np.float32)), np.float32)
+
+
 @pytest.mark.parametrize("axis", [-1, 0])
 def test_out_is_written_in_place(axis):
     x = np.random.default_rng(2).standard_normal((64, 40)).astype(np.float32)
