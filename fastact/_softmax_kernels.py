@@ -37,6 +37,7 @@ SHORT_ROW = 64  # rows up to this length are handled in blocks of rows, with fla
 SHORT_BLOCK = 4096  # elements per block of short rows
 SPLIT_CHUNK = 16384  # elements of a row handled by one task in the split layout (fits in L2)
 STATS_BLOCK = 512  # elements per step of a split chunk's online max and sum
+SPLIT_GROUP = 1 << 22  # elements of the rows that the split layout reads and writes before the next rows
 
 
 @_inline_jit
@@ -217,31 +218,52 @@ def _chunk(c, chunks, n):
 
 
 @cpu_jit(parallel=True)
-def forward_split(x, out, n, scale, log):
+def forward_split(x, out, n, scale, log, threads):
     """Like forward_rows, for few long rows: each row in chunks of SPLIT_CHUNK spread over the threads, a pass
-    for each chunk's max and Σ, then one that writes.
+    for each chunk's max and Σ, then one that writes. Rows are taken in groups of about SPLIT_GROUP elements, and
+    each thread writes its chunks of a group in the reverse of the order it read them, so that the write pass
+    starts on the chunks most likely still in the last-level cache (measured at 8 × 4,194,304, paired with
+    copies: 0.47 -> 0.50 of copy bandwidth). `threads`: the number of threads (each takes a fixed share).
 
     The write pass recomputes softmax's terms: storing them in the first pass and scaling them in the second
     moves out through memory twice (measured at 8 × 4,194,304: 0.40 of copy bandwidth, against 0.45)."""
     rows = x.size // n
     chunks = (n + SPLIT_CHUNK - 1) // SPLIT_CHUNK
+    per = max(1, SPLIT_GROUP // n)
     ms = np.empty(rows * chunks, x.dtype)  # per chunk: max
     ss = np.empty(rows * chunks, np.float64)  # per chunk: Σ e^(x·scale - chunk max)
-    for c in prange(rows * chunks):
-        call_noinline(_chunk_stats, (x, ms, ss, c, chunks, n, scale))
     ml = np.empty(rows, x.dtype)  # per row: max
     fl = np.empty(rows, x.dtype)  # per row: 1/Σ (softmax) or log Σ (log-softmax)
-    for r in range(rows):
-        m = _max_scaled(ms[r * chunks:r * chunks + chunks], K(scale, 1.0))
-        s = 0.0
-        for c in range(r * chunks, r * chunks + chunks):
-            # a chunk whose max is -inf holds -inf and NaN only: its Σ (0 or NaN) needs no rescaling
-            s += ss[c] * exp(np.float64(ms[c]) - np.float64(m)) if ms[c] != -np.inf else ss[c]
-        s = s if m != -np.inf else np.nan
-        ml[r] = m
-        fl[r] = K(scale, _log(s)) if log else K(scale, 1.0 / s)
-    for c in prange(rows * chunks):
-        call_noinline(_chunk_write, (x, out, ml, fl, c, chunks, n, scale, log))
+    for r0 in range(0, rows, per):
+        r1 = min(rows, r0 + per)
+        lo, tasks = r0 * chunks, (r1 - r0) * chunks
+        for t in prange(threads):
+            call_noinline(_stats_range, (x, ms, ss, lo + tasks * t // threads, lo + tasks * (t + 1) // threads,
+                                         chunks, n, scale))
+        for r in range(r0, r1):
+            m = _max_scaled(ms[r * chunks:r * chunks + chunks], K(scale, 1.0))
+            s = 0.0
+            for c in range(r * chunks, r * chunks + chunks):
+                # a chunk whose max is -inf holds -inf and NaN only: its Σ (0 or NaN) needs no rescaling
+                s += ss[c] * exp(np.float64(ms[c]) - np.float64(m)) if ms[c] != -np.inf else ss[c]
+            s = s if m != -np.inf else np.nan
+            ml[r] = m
+            fl[r] = K(scale, _log(s)) if log else K(scale, 1.0 / s)
+        for t in prange(threads):
+            call_noinline(_write_range, (x, out, ml, fl, lo + tasks * t // threads,
+                                         lo + tasks * (t + 1) // threads, chunks, n, scale, log))
+
+
+@cpu_jit
+def _stats_range(x, ms, ss, lo, hi, chunks, n, scale):
+    for c in range(lo, hi):
+        _chunk_stats(x, ms, ss, c, chunks, n, scale)
+
+
+@cpu_jit
+def _write_range(x, out, ml, fl, lo, hi, chunks, n, scale, log):
+    for c in range(hi - 1, lo - 1, -1):  # last read, first written
+        _chunk_write(x, out, ml, fl, c, chunks, n, scale, log)
 
 
 @cpu_jit

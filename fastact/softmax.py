@@ -78,7 +78,7 @@ def _forward_api(x, axis, out, scale, mask, device, log):
         elif inner > 1:
             K.forward_strided(xw.reshape(outer, n, inner), buf.reshape(outer, n, inner), s, log, _block(inner))
         elif _use_split(outer, n):
-            K.forward_split(xw.reshape(-1), buf.reshape(-1), n, s, log)
+            K.forward_split(xw.reshape(-1), buf.reshape(-1), n, s, log, numba.get_num_threads())
         elif n <= K.FIXED_ROW:  # below the parallel threshold: the serial block kernel over the whole array
             ks = K.fixed_row_kernels(n)
             (ks.forward if big else ks._forward_block)(xw.reshape(-1), buf.reshape(-1), s, log)

@@ -115,6 +115,24 @@ def test_chunked_long_rows_take_max_and_sum_online():
             _close(f(x[:2].astype(np.float32)), rf(x[:2].astype(np.float32)), np.float32)
 
 
+def test_chunked_long_rows_in_groups_whatever_the_threads():
+    """The split layout takes rows in groups of about SPLIT_GROUP elements (here 3 rows, then 1), each thread a
+    fixed share of a group's chunks: the result is the reference's, bit-identical for any number of shares."""
+    from fastact import _softmax_kernels as K
+
+    n = K.SPLIT_GROUP // 3
+    x = (np.random.default_rng(5).standard_normal((4, n)) * 4).astype(np.float32)
+    x[3, 7] = 60.0
+    for log, rf in ((False, reference.softmax), (True, reference.log_softmax)):
+        y = np.empty_like(x)
+        K.forward_split(x.reshape(-1), y.reshape(-1), n, np.float32(1.0), log, 2)
+        _close(y, rf(x), np.float32)
+        for threads in (1, 3):
+            other = np.empty_like(x)
+            K.forward_split(x.reshape(-1), other.reshape(-1), n, np.float32(1.0), log, threads)
+            np.testing.assert_array_equal(other, y)
+
+
 @pytest.mark.parametrize("axis", [-1, 0])
 def test_out_is_written_in_place(axis):
     x = np.random.default_rng(2).standard_normal((64, 40)).astype(np.float32)
