@@ -29,6 +29,12 @@ def _use_split(rows: int, n: int) -> bool:
     return n >= 2 * K.SPLIT_CHUNK and rows < 4 * numba.get_num_threads()
 
 
+def _use_split_forward(rows: int, n: int, itemsize: int) -> bool:
+    """The forward also splits rows of SPLIT_ROW_BYTES or more, however many: in the rows layout such a row
+    leaves the caches between its passes."""
+    return _use_split(rows, n) or (n >= 2 * K.SPLIT_CHUNK and n * itemsize >= K.SPLIT_ROW_BYTES)
+
+
 def _block(inner: int) -> int:
     """Columns per task in the strided layout: long (up to 8,192), yet at least two tasks per thread."""
     per = -(-inner // (2 * numba.get_num_threads()))
@@ -77,7 +83,7 @@ def _forward_api(x, axis, out, scale, mask, device, log):
             K.forward_masked(xw.reshape(-1), keep, buf.reshape(-1), n, s, log)
         elif inner > 1:
             K.forward_strided(xw.reshape(outer, n, inner), buf.reshape(outer, n, inner), s, log, _block(inner))
-        elif _use_split(outer, n):
+        elif _use_split_forward(outer, n, xw.itemsize):
             K.forward_split(xw.reshape(-1), buf.reshape(-1), n, s, log, numba.get_num_threads())
         elif n <= K.FIXED_ROW:  # below the parallel threshold: the serial block kernel over the whole array
             ks = K.fixed_row_kernels(n)

@@ -133,6 +133,20 @@ def test_chunked_long_rows_in_groups_whatever_the_threads():
             np.testing.assert_array_equal(other, y)
 
 
+def test_forward_splits_rows_too_long_for_the_caches():
+    """Many rows of SPLIT_ROW_BYTES or more take the split layout in the forward (the backward keeps rows)."""
+    import numba
+
+    from fastact import _softmax_kernels as K
+    from fastact.softmax import _use_split, _use_split_forward
+
+    rows = 4 * numba.get_num_threads()  # enough rows that their number alone does not ask for the split layout
+    assert not _use_split(rows, K.SPLIT_ROW_BYTES // 4)
+    assert _use_split_forward(rows, K.SPLIT_ROW_BYTES // 4, 4)
+    assert _use_split_forward(rows, K.SPLIT_ROW_BYTES // 8, 8)
+    assert not _use_split_forward(rows, K.SPLIT_ROW_BYTES // 8, 4)
+    assert not _use_split_forward(rows, K.SPLIT_CHUNK, 256)  # too short to cut in chunks
+
 @pytest.mark.parametrize("axis", [-1, 0])
 def test_out_is_written_in_place(axis):
     x = np.random.default_rng(2).standard_normal((64, 40)).astype(np.float32)
