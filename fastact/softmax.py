@@ -88,8 +88,6 @@ def _forward_api(x, axis, out, scale, mask, device, log):
         elif n <= K.FIXED_ROW:  # below the parallel threshold: the serial block kernel over the whole array
             ks = K.fixed_row_kernels(n)
             (ks.forward if big else ks._forward_block)(xw.reshape(-1), buf.reshape(-1), s, log)
-        elif n <= K.SHORT_ROW:
-            (K.forward_short if big else K._short_block)(xw.reshape(-1), buf.reshape(-1), n, s, log)
         else:
             (K.forward_rows if big else K._rows_block)(xw.reshape(-1), buf.reshape(-1), n, s, log)
     res = dst.result()
@@ -120,9 +118,6 @@ def _backward_api(grad, y, axis, out, device, log):
         elif n <= K.FIXED_ROW:  # below the parallel threshold: the serial block kernel over the whole array
             ks = K.fixed_row_kernels(n)
             (ks.backward if big else ks._backward_block)(gw.reshape(-1), yw.reshape(-1), buf.reshape(-1), log)
-        elif n <= K.SHORT_ROW:
-            (K.backward_short if big else K._short_block_backward)(gw.reshape(-1), yw.reshape(-1), buf.reshape(-1),
-                                                                   n, log)
         else:
             (K.backward_rows if big else K._backward_rows_block)(gw.reshape(-1), yw.reshape(-1), buf.reshape(-1), n,
                                                                  log)

@@ -23,8 +23,9 @@ def _close(got, want, dtype, scale=1.0):
                                         ((1, 1), -1), ((0, 5), -1), ((3, 1), -1), ((9,), 0),
                                         # few long rows (split in chunks); axis not last (blocks of columns)
                                         ((3, 40000), -1), ((2, 3, 70), 1), ((50, 130), 0), ((50, 40), -1),
-                                        # past the parallel threshold: rows, short rows, fixed-length rows
-                                        ((40, 1000), -1), ((1000, 40), -1), ((5000, 8), -1)])
+                                        # past the parallel threshold: rows (one just past FIXED_ROW),
+                                        # fixed-length rows
+                                        ((40, 1000), -1), ((700, 65), -1), ((1000, 40), -1), ((5000, 8), -1)])
 @pytest.mark.parametrize("fns", FUNCS, ids=IDS)
 def test_against_reference(fns, shape, axis, dtype):
     f, b, rf, rb = fns
@@ -61,7 +62,7 @@ def test_special_rows_follow_torch():
     assert np.isnan(fastact.log_softmax(x)).all()
 
 
-@pytest.mark.parametrize("n", [8, 40])  # a fixed-length kernel and the generic short-row kernel
+@pytest.mark.parametrize("n", [8, 40, 64])  # fixed-length kernels: power of two or not, the longest
 def test_special_rows_among_short_rows(n):
     x = np.random.default_rng(3).standard_normal((300, n)).astype(np.float32)
     x[5] = -np.inf
