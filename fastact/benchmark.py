@@ -213,8 +213,9 @@ def _np_softmax(x, axis):
 
 def softmax_cases(n, dtype):
     """The shapes of the softmax targets, scaled to n elements: long rows, many short rows, few very long rows,
-    and a softmax over the first axis."""
-    shapes = [((n // 1024, 1024), -1), ((n // 8, 8), -1), ((8, n // 8), -1), ((1024, n // 1024), 0)]
+    and a softmax over the first axis; and rows of 64 (the longest that get kernels of their own length)."""
+    shapes = [((n // 1024, 1024), -1), ((n // 8, 8), -1), ((8, n // 8), -1), ((1024, n // 1024), 0),
+              ((n // 64, 64), -1)]
     libs = comparisons()
     for shape, axis in shapes:
         x, g = _data(shape, dtype)
