@@ -126,7 +126,15 @@ def _jax_fns():
         return lambda *a: f(*a).block_until_ready()
 
     fns = {k: (ready(jax.jit(f)), ready(backward(f))) for k, f in base.items()}
-    return jax.device_put, fns
+    return _jax_put, fns
+
+
+def _jax_put(a):
+    """a on JAX's device, the copy finished: device_put returns at once and copies in a background thread, which
+    would otherwise run during fastact's timings (it slowed the first case of a suite by up to a third)."""
+    import jax
+
+    return jax.block_until_ready(jax.device_put(a))
 
 
 def comparisons():
@@ -234,7 +242,7 @@ def softmax_cases(n, dtype):
 
             jf = jax.jit(lambda a, ax=axis: jax.nn.softmax(a, axis=ax))
             jb = jax.jit(lambda gg, a, ax=axis: jax.vjp(lambda v: jax.nn.softmax(v, axis=ax), a)[1](gg)[0])
-            jx, jg = jax.device_put(x), jax.device_put(g)
+            jx, jg = _jax_put(x), _jax_put(g)
             fwd["jax"] = lambda: jf(jx).block_until_ready()
             bwd["jax"] = lambda: jb(jg, jx).block_until_ready()
         yield Case("softmax", label, "forward", 2 * x.nbytes, lambda x=x, o=out, a=axis: fastact.softmax(x, axis=a, out=o),
@@ -318,9 +326,7 @@ def _converter(lib):
         import torch
 
         return torch.from_numpy
-    import jax
-
-    return jax.device_put
+    return _jax_put
 
 
 # (label, fastact function, its parameters)
