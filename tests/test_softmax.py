@@ -23,9 +23,10 @@ def _close(got, want, dtype, scale=1.0):
                                         ((1, 1), -1), ((0, 5), -1), ((3, 1), -1), ((9,), 0),
                                         # few long rows (split in chunks); axis not last (blocks of columns)
                                         ((3, 40000), -1), ((2, 3, 70), 1), ((50, 130), 0), ((50, 40), -1),
-                                        # past the parallel threshold: rows (one just past FIXED_ROW),
-                                        # fixed-length rows
-                                        ((40, 1000), -1), ((700, 65), -1), ((1000, 40), -1), ((5000, 8), -1)])
+                                        # past the parallel threshold: rows (one just past FIXED_ROW, one
+                                        # long enough to prefetch a row ahead), fixed-length rows
+                                        ((40, 1000), -1), ((700, 65), -1), ((33, 1030), -1), ((1000, 40), -1),
+                                        ((5000, 8), -1)])
 @pytest.mark.parametrize("fns", FUNCS, ids=IDS)
 def test_against_reference(fns, shape, axis, dtype):
     f, b, rf, rb = fns
