@@ -1,6 +1,6 @@
 """CPU kernels of softmax and log-softmax, forward and backward.
 
-Four layouts, chosen by `fastact.softmax` per shape:
+Five layouts, chosen by `fastact.softmax` per shape:
 - rows: (rows, n) with n contiguous, one row per task (the row stays in cache between its passes; the row two
   ahead is prefetched during the exponentials);
 - split: few long rows, each cut in chunks so that every core has work (per-chunk max and sum, combined);
@@ -9,7 +9,9 @@ Four layouts, chosen by `fastact.softmax` per shape:
 - strided: the softmax axis is not the last, (outer, n, inner) with blocks of `inner` (no transposed copy);
   long blocks measured faster than L2-sized ones (the per-row loop overhead outweighs the cache misses); the
   forward's sum pass walks the rows backwards, from those its max pass read last (1,024 × 32,768, axis 0: 0.35-0.40
-  -> 0.40-0.41 of copy bandwidth, paired; the backward measured no gain from the same).
+  -> 0.40-0.41 of copy bandwidth, paired; the backward measured no gain from the same);
+- transposed (forward only): the axis is not the last, but few columns follow it and each slice fits in cache:
+  each slice transposed into rows, the rows kernel, and back.
 
 The row maximum is taken on order-preserving integer images of the floats (`ordered`), which vectorizes without
 fast-math flags; NaN still propagates (through the sum of exponentials). Sums: partial sums of PARTIAL
@@ -43,6 +45,10 @@ SPLIT_GROUP = 1 << 22  # elements of the rows that the split layout reads and wr
 # bandwidth, rows layout against split: 64 × 2^19 0.60 / 0.54, 32 × 2^20 0.53 / 0.56, 16 × 2^21 0.46 / 0.55,
 # 8 × 2^22 0.43 / 0.52. (The backward's rows layout stays ahead: 8 × 2^22 0.71 / 0.66.)
 SPLIT_ROW_BYTES = 4 << 20
+# The forward over a non-last axis with at most TRANSPOSE_INNER columns after it, in slices (n × inner) of at most
+# TRANSPOSE_SLICE elements (they stay in cache), takes the transposed layout when n > FIXED_ROW.
+TRANSPOSE_INNER = 16
+TRANSPOSE_SLICE = 32768
 
 
 @_inline_jit
@@ -318,6 +324,47 @@ def _strided_task(x, out, scale, log, block, task):
             _write_shifted_vec(x[o, j, lo:lo + w], out[o, j, lo:lo + w], scale, m, f)
         else:
             _scale_vec(out[o, j, lo:lo + w], f)
+
+
+@cpu_jit(parallel=True)
+def forward_transposed(x, out, scale, log):
+    """x, out: (outer, n, inner), softmax over axis 1 with few columns (inner) and small slices: each slice is
+    transposed in cache into `inner` rows of n, put through the rows kernel and transposed back. The strided
+    layout runs its passes over rows of `inner` elements each (measured, × copy bandwidth, strided / transposed:
+    4,096 × 1,024 × 8: 0.13 / 0.39; 8,192 × 256 × 16: 0.22 / 0.35; 2,048 × 4,096 × 4: 0.06 / 0.35). The strided
+    backward stays ahead of a transposed one (0.60-0.80 against 0.43-0.49), so there is none."""
+    outer, n, inner = x.shape
+    per = max(1, CHUNK // (n * inner))
+    for c in prange(chunks(outer, per)):
+        lo, hi = chunk(c, outer, per)
+        call_noinline(_transposed_block, (x, out, scale, log, lo, hi))
+
+
+@cpu_jit
+def _transposed_block(x, out, scale, log, lo, hi):
+    n, inner = x.shape[1], x.shape[2]
+    t, u = np.empty(n * inner, x.dtype), np.empty(n * inner, x.dtype)
+    for o in range(lo, hi):
+        _transpose_in(x[o], t)
+        _rows_block(t, u, n, scale, log)
+        _transpose_out(u, out[o])
+
+
+@_inline_jit
+def _transpose_in(a, t):
+    """t = a.T, flat: a (n, inner) into inner rows of n."""
+    n, inner = a.shape
+    for i in range(inner):
+        for j in range(n):
+            t[i * n + j] = a[j, i]
+
+
+@_inline_jit
+def _transpose_out(t, a):
+    n, inner = a.shape
+    for j in range(n):
+        for i in range(inner):
+            a[j, i] = t[i * n + j]
 
 
 @_inline_jit

@@ -35,6 +35,11 @@ def _use_split_forward(rows: int, n: int, itemsize: int) -> bool:
     return _use_split(rows, n) or (n >= 2 * K.SPLIT_CHUNK and n * itemsize >= K.SPLIT_ROW_BYTES)
 
 
+def _use_transposed(n: int, inner: int) -> bool:
+    """A forward over a non-last axis with few columns after it and slices that fit in cache: transpose each."""
+    return inner <= K.TRANSPOSE_INNER and n > K.FIXED_ROW and n * inner <= K.TRANSPOSE_SLICE
+
+
 def _block(inner: int) -> int:
     """Columns per task in the strided layout: long (up to 8,192), yet at least two tasks per thread."""
     per = -(-inner // (2 * numba.get_num_threads()))
@@ -81,6 +86,8 @@ def _forward_api(x, axis, out, scale, mask, device, log):
         buf, big = dst.buffer.reshape(shape), A.parallel(xw.size)
         if keep is not None:
             K.forward_masked(xw.reshape(-1), keep, buf.reshape(-1), n, s, log)
+        elif inner > 1 and _use_transposed(n, inner):
+            K.forward_transposed(xw.reshape(outer, n, inner), buf.reshape(outer, n, inner), s, log)
         elif inner > 1:
             K.forward_strided(xw.reshape(outer, n, inner), buf.reshape(outer, n, inner), s, log, _block(inner))
         elif _use_split_forward(outer, n, xw.itemsize):

@@ -23,6 +23,8 @@ def _close(got, want, dtype, scale=1.0):
                                         ((1, 1), -1), ((0, 5), -1), ((3, 1), -1), ((9,), 0),
                                         # few long rows (split in chunks); axis not last (blocks of columns)
                                         ((3, 40000), -1), ((2, 3, 70), 1), ((50, 130), 0), ((50, 40), -1),
+                                        # axis not last, few columns after it (forward: slices transposed)
+                                        ((3, 100, 8), 1), ((2, 3, 70, 5), 2), ((130, 16), 0),
                                         # past the parallel threshold: rows (one just past FIXED_ROW, one
                                         # long enough to prefetch a row ahead), fixed-length rows
                                         ((40, 1000), -1), ((700, 65), -1), ((33, 1030), -1), ((1000, 40), -1),
@@ -148,6 +150,28 @@ def test_forward_splits_rows_too_long_for_the_caches():
     assert _use_split_forward(rows, K.SPLIT_ROW_BYTES // 8, 8)
     assert not _use_split_forward(rows, K.SPLIT_ROW_BYTES // 8, 4)
     assert not _use_split_forward(rows, K.SPLIT_CHUNK, 256)  # too short to cut in chunks
+
+def test_transposed_slices_keep_special_columns():
+    """A softmax over a non-last axis with few columns after it transposes each slice: -inf, NaN and +inf still
+    act on their own column only."""
+    from fastact import _softmax_kernels as K
+    from fastact.softmax import _use_transposed
+
+    assert _use_transposed(100, 8) and _use_transposed(K.FIXED_ROW + 1, K.TRANSPOSE_INNER)
+    assert not _use_transposed(K.FIXED_ROW, 8)  # short rows: the strided layout
+    assert not _use_transposed(100, K.TRANSPOSE_INNER + 1)
+    assert not _use_transposed(K.TRANSPOSE_SLICE // 8 + 1, 8)  # slices too big for the cache
+    x = np.random.default_rng(6).standard_normal((3, 100, 4)).astype(np.float32)
+    x[0, :, 1] = -np.inf
+    x[1, 7, 2] = np.nan
+    x[2, 9, 3] = np.inf
+    x[2, 50, 0] = 80.0
+    for f, rf in ((fastact.softmax, reference.softmax), (fastact.log_softmax, reference.log_softmax)):
+        y = f(x, axis=1)
+        assert np.isnan(y[0, :, 1]).all() and np.isnan(y[1, :, 2]).all() and np.isnan(y[2, :, 3]).all()
+        ok = np.ones(x.shape, bool)
+        ok[0, :, 1] = ok[1, :, 2] = ok[2, :, 3] = False
+        _close(y[ok], rf(x, axis=1)[ok], np.float32)
 
 @pytest.mark.parametrize("axis", [-1, 0])
 def test_out_is_written_in_place(axis):
