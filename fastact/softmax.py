@@ -37,7 +37,7 @@ def _use_split_forward(rows: int, n: int, itemsize: int) -> bool:
 
 def _use_transposed(n: int, inner: int) -> bool:
     """A forward over a non-last axis with few columns after it and slices that fit in cache: transpose each."""
-    return inner <= K.TRANSPOSE_INNER and n > K.FIXED_ROW and n * inner <= K.TRANSPOSE_SLICE
+    return inner <= K.TRANSPOSE_INNER and n >= K.TRANSPOSE_N and n * inner <= K.TRANSPOSE_SLICE
 
 
 def _block(inner: int) -> int:

@@ -24,7 +24,7 @@ def _close(got, want, dtype, scale=1.0):
                                         # few long rows (split in chunks); axis not last (blocks of columns)
                                         ((3, 40000), -1), ((2, 3, 70), 1), ((50, 130), 0), ((50, 40), -1),
                                         # axis not last, few columns after it (forward: slices transposed)
-                                        ((3, 100, 8), 1), ((2, 3, 70, 5), 2), ((130, 16), 0),
+                                        ((3, 100, 8), 1), ((2, 3, 70, 5), 2), ((130, 16), 0), ((40, 32, 3), 1),
                                         # past the parallel threshold: rows (one just past FIXED_ROW, one
                                         # long enough to prefetch a row ahead), fixed-length rows
                                         ((40, 1000), -1), ((700, 65), -1), ((33, 1030), -1), ((1000, 40), -1),
@@ -157,8 +157,8 @@ def test_transposed_slices_keep_special_columns():
     from fastact import _softmax_kernels as K
     from fastact.softmax import _use_transposed
 
-    assert _use_transposed(100, 8) and _use_transposed(K.FIXED_ROW + 1, K.TRANSPOSE_INNER)
-    assert not _use_transposed(K.FIXED_ROW, 8)  # short rows: the strided layout
+    assert _use_transposed(100, 8) and _use_transposed(K.TRANSPOSE_N, K.TRANSPOSE_INNER)
+    assert not _use_transposed(K.TRANSPOSE_N - 1, 8)  # short rows: the strided layout
     assert not _use_transposed(100, K.TRANSPOSE_INNER + 1)
     assert not _use_transposed(K.TRANSPOSE_SLICE // 8 + 1, 8)  # slices too big for the cache
     x = np.random.default_rng(6).standard_normal((3, 100, 4)).astype(np.float32)
