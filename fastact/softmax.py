@@ -37,7 +37,7 @@ def _use_split_forward(rows: int, n: int, itemsize: int) -> bool:
 
 def _use_transposed(n: int, inner: int) -> bool:
     """A forward over a non-last axis with few columns after it and slices that fit in cache: transpose each."""
-    return inner <= K.TRANSPOSE_INNER and n >= K.TRANSPOSE_N and n * inner <= K.TRANSPOSE_SLICE
+    return inner <= K.TRANSPOSE_INNER and n >= 2 and n * inner <= K.TRANSPOSE_SLICE
 
 
 def _block(inner: int) -> int:
@@ -87,7 +87,8 @@ def _forward_api(x, axis, out, scale, mask, device, log):
         if keep is not None:
             K.forward_masked(xw.reshape(-1), keep, buf.reshape(-1), n, s, log)
         elif inner > 1 and _use_transposed(n, inner):
-            K.forward_transposed(xw.reshape(outer, n, inner), buf.reshape(outer, n, inner), s, log)
+            K.transposed_kernels(n).forward_transposed(xw.reshape(outer, n, inner), buf.reshape(outer, n, inner), s,
+                                                       log)
         elif inner > 1:
             K.forward_strided(xw.reshape(outer, n, inner), buf.reshape(outer, n, inner), s, log, _block(inner))
         elif _use_split_forward(outer, n, xw.itemsize):
