@@ -25,6 +25,8 @@ def _close(got, want, dtype, scale=1.0):
                                         ((3, 40000), -1), ((2, 3, 70), 1), ((50, 130), 0), ((50, 40), -1),
                                         # axis not last, few columns after it (forward: slices transposed)
                                         ((3, 100, 8), 1), ((2, 3, 70, 5), 2), ((130, 16), 0), ((40, 32, 3), 1),
+                                        # strided, whole slices per task
+                                        ((5, 40, 100), 1),
                                         # past the parallel threshold: rows (one just past FIXED_ROW, one
                                         # long enough to prefetch a row ahead), fixed-length rows
                                         ((40, 1000), -1), ((700, 65), -1), ((33, 1030), -1), ((1000, 40), -1),
@@ -150,6 +152,16 @@ def test_forward_splits_rows_too_long_for_the_caches():
     assert _use_split_forward(rows, K.SPLIT_ROW_BYTES // 8, 8)
     assert not _use_split_forward(rows, K.SPLIT_ROW_BYTES // 8, 4)
     assert not _use_split_forward(rows, K.SPLIT_CHUNK, 256)  # too short to cut in chunks
+
+def test_strided_blocks_cut_slices_only_for_enough_tasks():
+    import numba
+
+    from fastact.softmax import _block
+
+    threads = numba.get_num_threads()
+    assert _block(2 * threads, 1000) == 1024  # enough slices: each task takes a whole one (in multiples of 64)
+    assert _block(2 * threads, 100000) == 8192  # up to 8,192 columns
+    assert _block(1, 64 * 2 * threads) == 64  # one slice: cut in two blocks per thread
 
 def test_transposed_slices_keep_special_columns():
     """A softmax over a non-last axis with few columns after it transposes each slice: -inf, NaN and +inf still
