@@ -150,12 +150,13 @@ def _log(s):
 
 @cpu_jit
 def _rows_block(x, out, n, scale, log):
+    ahead = n if n >= 1024 else 2 * n
+    out_ahead = ahead if n >= 1024 else -1
     for lo in range(0, x.size, n):
         hi = lo + n
         m = _max_scaled(x[lo:hi], scale)
-        ahead = n if n >= 1024 else 2 * n
         if log:
-            s = _sum_exp(x, lo, hi, scale, m, ahead, out, ahead if n >= 1024 else -1)
+            s = _sum_exp(x, lo, hi, scale, m, ahead, out, out_ahead)
             _write_shifted(x[lo:hi], out[lo:hi], scale, m, K(scale, _log(s)))
         else:
             s = _sum_exp_store(x, out, lo, hi, scale, m, ahead)

@@ -87,14 +87,13 @@ def _forward_api(x, axis, out, scale, mask, device, log):
     dst = A.Output(out, xw, final, work, inputs=(xw,))
     if xw.size:
         buf, big = dst.buffer.reshape(shape), A.parallel(xw.size)
+        dims = (outer, n, inner)
         if keep is not None:
             K.forward_masked(xw.reshape(-1), keep, buf.reshape(-1), n, s, log)
         elif inner > 1 and _use_transposed(n, inner):
-            K.transposed_kernels(n).forward_transposed(xw.reshape(outer, n, inner), buf.reshape(outer, n, inner), s,
-                                                       log)
+            K.transposed_kernels(n).forward_transposed(xw.reshape(dims), buf.reshape(dims), s, log)
         elif inner > 1:
-            K.forward_strided(xw.reshape(outer, n, inner), buf.reshape(outer, n, inner), s, log,
-                              _block(outer, inner))
+            K.forward_strided(xw.reshape(dims), buf.reshape(dims), s, log, _block(outer, inner))
         elif _use_split_forward(outer, n, xw.itemsize):
             K.forward_split(xw.reshape(-1), buf.reshape(-1), n, s, log, numba.get_num_threads())
         elif n <= K.FIXED_ROW:  # below the parallel threshold: the serial block kernel over the whole array
