@@ -43,24 +43,25 @@ _EXPP32 = tuple(f32(c) for c in (1.0, 1.0, 0.4999999403953552, 0.166664302349090
 _EXPP32_LOW = tuple(f32(c * 2.0**-24) for c in _EXPP32)
 _SHIFT32_LOW = f32(12582912.0 + 24.0)  # rounds to an integer as _SHIFT32 does; k's bits carry n + 24
 _LOG2E64, _SHIFT64 = f64(1.4426950408889634), f64(6755399441055744.0)  # 1.5·2^52
+_SHIFT32_HALF, _SHIFT64_HALF = _SHIFT32 - f32(1.0), _SHIFT64 - f64(1.0)  # k's bits carry n - 1: 2^(n-1)
 _LN2HI64, _LN2LO64 = f64(6.93147180369123816490e-01), f64(1.90821492927058770002e-10)
 _E64 = tuple(f64(1.0 / math.factorial(i)) for i in range(16))
 
 
 @_inline_jit
-def _reduce32(x):
-    """x = n·ln2 + r; returns r and k = n + 1.5·2^23 (the form scale_by_shifted takes)."""
-    k = x * _LOG2E32 + _SHIFT32
-    n = k - _SHIFT32
+def _reduce32(x, shift=_SHIFT32):
+    """x = n·ln2 + r; returns r and k = n + shift (with _SHIFT32, the form scale_by_shifted takes)."""
+    k = x * _LOG2E32 + shift
+    n = k - shift
     r = x - n * _LN2HI32
     r = r - n * _LN2LO32
     return r, k
 
 
 @_inline_jit
-def _reduce64(x):
-    k = x * _LOG2E64 + _SHIFT64
-    n = k - _SHIFT64
+def _reduce64(x, shift=_SHIFT64):
+    k = x * _LOG2E64 + shift
+    n = k - shift
     r = x - n * _LN2HI64
     r = r - n * _LN2LO64
     return r, k
@@ -189,49 +190,39 @@ def _exp_nonpos64(x):
 
 
 @_inline_jit
-def _expm1_parts32(xc):
-    """For x in [-18, 89]: e^x - 1 in the form 2^n·(e^r - 1) + (2^n - 1), exact scaling while n <= 127 (x < 88),
-    and e^r - 1 and k for the form 2^n·e^r."""
-    r, k = _reduce32(xc)
-    u = _expm1_poly32(r)
-    s = pow2_shifted(k)
-    return s * u + (s - f32(1.0)), u, k
-
-
-@_inline_jit
 def _expm1_small32(x):
-    """e^x - 1 for x in [-18, 20], no clamping."""
-    return _expm1_parts32(x)[0]
+    """e^x - 1 for x in [-18, 88], no clamping, as 2^n·(e^r - 1) + (2^n - 1)."""
+    r, k = _reduce32(x)
+    s = pow2_shifted(k)
+    return s * _expm1_poly32(r) + (s - f32(1.0))
 
 
+# expm1 scales by h = 2^(n - 1) and doubles, ((e^r - 1)·h + (h - ½))·2: h stays finite up to n = 128, so one
+# path covers the whole range (a second path for large x cost CELU, where LLVM cannot prove x/alpha <= 0, 25%).
 @_inline_jit
 def _expm1_32(x):
     xc = f32(-18.0) if x < f32(-18.0) else x  # expm1(-18) rounds to -1
     xc = f32(89.0) if xc > f32(89.0) else xc
-    small, u, k = _expm1_parts32(xc)
-    y = scale_by_shifted(u + f32(1.0), k, True) if xc > f32(20.0) else small  # e^20 - 1 rounds to e^20
+    r, k = _reduce32(xc, _SHIFT32_HALF)
+    h = pow2_shifted(k)
+    y = (h * _expm1_poly32(r) + (h - f32(0.5))) * f32(2.0)
     return x if x == f32(0.0) else y  # keeps the sign of zero
 
 
 @_inline_jit
-def _expm1_parts64(xc):
-    r, k = _reduce64(xc)
-    u = _expm1_poly64(r)
-    s = pow2_shifted(k)
-    return s * u + (s - f64(1.0)), u, k
-
-
-@_inline_jit
 def _expm1_small64(x):
-    return _expm1_parts64(x)[0]
+    r, k = _reduce64(x)
+    s = pow2_shifted(k)
+    return s * _expm1_poly64(r) + (s - f64(1.0))
 
 
 @_inline_jit
 def _expm1_64(x):
     xc = f64(-38.0) if x < f64(-38.0) else x
     xc = f64(710.0) if xc > f64(710.0) else xc
-    small, u, k = _expm1_parts64(xc)
-    y = scale_by_shifted(u + f64(1.0), k, True) if xc > f64(40.0) else small
+    r, k = _reduce64(xc, _SHIFT64_HALF)
+    h = pow2_shifted(k)
+    y = (h * _expm1_poly64(r) + (h - f64(0.5))) * f64(2.0)
     return x if x == f64(0.0) else y
 
 
