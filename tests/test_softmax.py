@@ -84,6 +84,25 @@ def test_special_rows_among_short_rows(n):
     assert fastact.softmax(x)[11, 2] == 0.0
 
 
+@pytest.mark.parametrize("n", [300, 1030])  # log-softmax: a pass of its own for each row; fused with the next
+@pytest.mark.parametrize("in_place", [False, True])
+def test_special_rows_among_rows(n, in_place):
+    """Rows layout, where a row's last pass runs in the next row's max pass: special rows first, last, at the
+    ends of each task's block (15 rows of 1,030, 54 of 300) and next to each other leave their neighbours right."""
+    rows = 160
+    x = np.random.default_rng(4).standard_normal((rows, n)).astype(np.float32) * 4
+    special = {0: -np.inf, 15: np.nan, 16: np.inf, 53: np.nan, 54: -np.inf, 55: np.inf, rows - 1: np.nan}
+    for r, v in special.items():
+        x[r] = v if v == -np.inf else x[r]
+        x[r, n // 2] = v
+    ok = np.setdiff1d(np.arange(rows), list(special))
+    for f, rf in ((fastact.softmax, reference.softmax), (fastact.log_softmax, reference.log_softmax)):
+        xin = x.copy()
+        y = f(xin, out=xin if in_place else None)
+        assert np.isnan(y[list(special)]).all()
+        _close(y[ok], rf(x[ok]), np.float32)
+
+
 def test_special_rows_in_chunked_long_rows():
     """Rows long enough to be cut in chunks: -inf/NaN/+inf in one chunk only, and a whole chunk of -inf."""
     n = 3 * 16384 + 5
