@@ -1,8 +1,8 @@
 """CPU kernels of softmax and log-softmax, forward and backward.
 
 Five layouts, chosen by `fastact.softmax` per shape:
-- rows: (rows, n) with n contiguous, blocks of rows per task (a row stays in cache between its passes, its last
-  pass runs in the next row's max pass, and the next row or two is prefetched during the exponentials);
+- rows: (rows, n) with n contiguous, one row per task (the row stays in cache between its passes; the row two
+  ahead is prefetched during the exponentials);
 - split: few long rows, each cut in chunks so that every core has work (per-chunk max and sum, combined);
 - short: rows of up to FIXED_ROW, taken in blocks by kernels compiled for their exact length: each row's max
   and sum one vector (fastact._bits.row_*), the exponentials of the whole block one flat vectorized loop;
@@ -149,58 +149,18 @@ def _log(s):
 
 
 @cpu_jit
-def _max_scaled_scaling(x, scale, prev, f):
-    """_max_scaled(x, scale), multiplying prev (as long as x) by f in the same loop."""
-    m = ordered(K(scale, -np.inf))
-    for j in range(x.size):
-        v = ordered(x[j] * scale)
-        m = v if v > m else m
-        prev[j] = prev[j] * f
-    return unordered(m)
-
-
-@cpu_jit
-def _max_scaled_shifting(x, scale, prev_x, prev_out, prev_m, c):
-    """_max_scaled(x, scale), writing prev_out = (prev_x·scale - prev_m) - c (as long as x) in the same loop."""
-    m = ordered(K(scale, -np.inf))
-    for j in range(x.size):
-        v = ordered(x[j] * scale)
-        m = v if v > m else m
-        prev_out[j] = (prev_x[j] * scale - prev_m) - c
-    return unordered(m)
-
-
-# Each row's last pass (softmax: times 1/sum; log-softmax: minus the log of the sum) runs in the next row's max
-# pass: one loop that reads the next row from memory and works on this one in cache. Paired, × copy bandwidth,
-# 2^25 float32: softmax in rows of 256 0.65 -> 0.76, 1,024 0.70 -> 0.81-0.83, 16,384 0.70 -> 0.79 (rows of 100
-# and 128 even); log-softmax in rows of 1,024 0.75-0.78 -> 0.81-0.82, 8,192 0.71-0.73 -> 0.77-0.79, but rows of
-# 256 and 512 lost 3-5% (2,048: 1-2%), so log-softmax fuses from 1,024 up.
-@cpu_jit
 def _rows_block(x, out, n, scale, log):
     ahead = n if n >= 1024 else 2 * n
     out_ahead = ahead if n >= 1024 else -1
-    fused = not log or n >= 1024
-    m = f = c = K(scale, 1.0)  # the previous row's max, 1/sum and log(sum)
     for lo in range(0, x.size, n):
         hi = lo + n
-        if lo == 0 or not fused:
-            m = _max_scaled(x[lo:hi], scale)
-        elif log:
-            m = _max_scaled_shifting(x[lo:hi], scale, x[lo - n:lo], out[lo - n:lo], m, c)
-        else:
-            m = _max_scaled_scaling(x[lo:hi], scale, out[lo - n:lo], f)
+        m = _max_scaled(x[lo:hi], scale)
         if log:
-            c = K(scale, _log(_sum_exp(x, lo, hi, scale, m, ahead, out, out_ahead)))
-            if not fused:
-                _write_shifted(x[lo:hi], out[lo:hi], scale, m, c)
+            s = _sum_exp(x, lo, hi, scale, m, ahead, out, out_ahead)
+            _write_shifted(x[lo:hi], out[lo:hi], scale, m, K(scale, _log(s)))
         else:
-            f = K(scale, 1.0 / _sum_exp_store(x, out, lo, hi, scale, m, ahead))
-    if fused and x.size:
-        last = slice(x.size - n, x.size)
-        if log:
-            _write_shifted(x[last], out[last], scale, m, c)
-        else:
-            _scale_by(out[last], f)
+            s = _sum_exp_store(x, out, lo, hi, scale, m, ahead)
+            _scale_by(out[lo:hi], K(scale, 1.0 / s))
 
 
 # Parallel kernels call their serial work through call_noinline (see fastact._parallel).

@@ -84,11 +84,11 @@ def test_special_rows_among_short_rows(n):
     assert fastact.softmax(x)[11, 2] == 0.0
 
 
-@pytest.mark.parametrize("n", [300, 1030])  # log-softmax: a pass of its own for each row; fused with the next
+@pytest.mark.parametrize("n", [300, 1030])  # prefetching two rows ahead, one row ahead
 @pytest.mark.parametrize("in_place", [False, True])
 def test_special_rows_among_rows(n, in_place):
-    """Rows layout, where a row's last pass runs in the next row's max pass: special rows first, last, at the
-    ends of each task's block (15 rows of 1,030, 54 of 300) and next to each other leave their neighbours right."""
+    """Rows layout: special rows first, last, at the ends of each task's block (15 rows of 1,030, 54 of 300) and
+    next to each other leave their neighbours right, in place too."""
     rows = 160
     x = np.random.default_rng(4).standard_normal((rows, n)).astype(np.float32) * 4
     special = {0: -np.inf, 15: np.nan, 16: np.inf, 53: np.nan, 54: -np.inf, 55: np.inf, rows - 1: np.nan}
