@@ -1,8 +1,8 @@
 """CPU kernels of softmax and log-softmax, forward and backward.
 
 Five layouts, chosen by `fastact.softmax` per shape:
-- rows: (rows, n) with n contiguous, one row per task (the row stays in cache between its passes; the row two
-  ahead is prefetched during the exponentials);
+- rows: (rows, n) with n contiguous, blocks of rows per task (a row stays in cache between its passes; the next
+  row, or the next two for rows under 1,024, is prefetched during the exponentials);
 - split: few long rows, each cut in chunks so that every core has work (per-chunk max and sum, combined);
 - short: rows of up to FIXED_ROW, taken in blocks by kernels compiled for their exact length: each row's max
   and sum one vector (fastact._bits.row_*), the exponentials of the whole block one flat vectorized loop;
