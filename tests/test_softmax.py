@@ -204,6 +204,44 @@ def test_transposed_slices_keep_special_columns():
             ok[0, :, 1] = ok[1, :, 2] = ok[2, :, 3] = False
             _close(y[ok], rf(x, axis=1)[ok], np.float32)
 
+@pytest.mark.parametrize("shape", [(64, 40, 20),  # units that stay in cache (forward in three passes)
+                                   (64, 2000, 20),  # whole units, online statistics
+                                   (1, 270000, 4),  # long columns cut into parts (merged statistics)
+                                   (3, 9000, 130)])  # rows folded two to a vector, parts
+def test_strided_lanes_keep_special_columns(shape):
+    """fastact._softmax_strided: -inf, NaN and +inf act on their own column only, also where a column's parts
+    (or lanes) hold -inf only and others hold finite values."""
+    import numba
+
+    from fastact import _softmax_strided as S
+    from fastact.softmax import _use_lanes
+
+    outer, n, inner = shape
+    assert _use_lanes(outer, n, inner, True)
+    w, k, rp = S.plan(outer, n, inner, numba.get_num_threads())
+    assert (rp < n) == (n * w > S.PART)  # the whole-unit shapes take one part whatever the thread count
+    x = np.random.default_rng(7).standard_normal(shape).astype(np.float32)
+    x[0, :, 1] = -np.inf
+    x[0, n // 2, 2] = np.nan
+    x[0, n - 1, 3] = np.inf
+    x[-1, : n // 2 + 3, 0] = -np.inf  # -inf in the first lanes / parts, finite after
+    x[-1, 5, 2] = np.copysign(np.nan, -1.0)
+    x[-1, n // 3, 3] = 80.0
+    bad = np.zeros(shape, bool)
+    bad[0, :, 1:4] = True
+    bad[-1, :, 2] = True
+    g = np.random.default_rng(8).standard_normal(shape).astype(np.float32)
+    for f, b, rf, rb in FUNCS:
+        y = f(x, axis=1)
+        assert np.isnan(y[bad]).all()
+        _close(y[~bad], rf(x, axis=1)[~bad], np.float32)
+        ok = ~bad.any(axis=1, keepdims=True) & np.ones(shape, bool)
+        yf = np.where(ok, y, 0.0 if f is fastact.softmax else -1.0).astype(np.float32)
+        dx = b(g, yf, axis=1)
+        terms = 1.0 + np.abs(np.sum(g.astype(np.float64), axis=1)).max()
+        _close(dx[ok], rb(g, yf.astype(np.float64), axis=1)[ok], np.float32, scale=terms)
+
+
 @pytest.mark.parametrize("axis", [-1, 0])
 def test_out_is_written_in_place(axis):
     x = np.random.default_rng(2).standard_normal((64, 40)).astype(np.float32)
