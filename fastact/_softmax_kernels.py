@@ -10,8 +10,10 @@ Five layouts, chosen by `fastact.softmax` per shape:
   long blocks measured faster than L2-sized ones (the per-row loop overhead outweighs the cache misses); the
   forward's sum pass walks the rows backwards, from those its max pass read last (1,024 × 32,768, axis 0: 0.35-0.40
   -> 0.40-0.41 of copy bandwidth, paired; the backward measured no gain from the same);
-- transposed (forward only): the axis is not the last, but few columns follow it and each slice fits in cache:
-  each slice transposed into rows, the rows kernel, and back.
+- transposed (forward only): the axis is not the last, but few columns follow it and each slice is small: each
+  slice transposed into rows, the rows kernel, and back.
+(A non-last axis with few columns after it, or with long columns and few slices, goes through
+fastact._softmax_strided instead: see fastact.softmax._use_lanes.)
 
 The row maximum is taken on order-preserving integer images of the floats (`ordered`), which vectorizes without
 fast-math flags; NaN still propagates (through the sum of exponentials). Sums: partial sums of PARTIAL

@@ -23,7 +23,8 @@ def _close(got, want, dtype, scale=1.0):
                                         ((1, 1), -1), ((0, 5), -1), ((3, 1), -1), ((9,), 0),
                                         # few long rows (split in chunks); axis not last (blocks of columns)
                                         ((3, 40000), -1), ((2, 3, 70), 1), ((50, 130), 0), ((50, 40), -1),
-                                        # axis not last, few columns after it (forward: slices transposed)
+                                        # axis not last, few columns after it (forward: slices transposed,
+                                        # or rows folded into vectors: fastact._softmax_strided)
                                         ((3, 100, 8), 1), ((2, 3, 70, 5), 2), ((130, 16), 0), ((40, 32, 3), 1),
                                         # strided, whole slices per task
                                         ((5, 40, 100), 1),
