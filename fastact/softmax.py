@@ -42,15 +42,18 @@ def _use_transposed(n: int, inner: int) -> bool:
 
 
 def _use_lanes(outer: int, n: int, inner: int, forward: bool) -> bool:
-    """A non-last axis through fastact._softmax_strided: where its rows fold into vectors (the forward; few
-    columns) or its columns are cut into parts (few slices, each long). Elsewhere the column-block kernels
-    measured faster (one exponential a term in the forward, less per-slice work in the backward). Measured
-    forward / backward, × copy bandwidth, column blocks against this: 32,768 × 1,024 axis 0 0.13-0.21 /
-    0.23-0.31 against 0.24-0.35 / 0.43-0.66; 8 × 2^20 × 4 axis 1 0.06-0.08 / 0.31-0.39 against 0.28-0.30 /
-    0.53-0.59; 16,384 × 64 × 32 axis 1 0.25-0.36 / 0.82-0.89 against 0.40-0.49 / 0.47-0.56; 1,024 × 32,768 axis
-    0 0.36-0.46 / 0.58-0.64 against 0.26-0.32 / 0.43-0.60."""
+    """A non-last axis through fastact._softmax_strided: the forward where rows fold into vectors (few columns)
+    or columns are cut into parts (few slices, each long); the backward where columns are cut into parts and the
+    column-block kernel would take rows of a few elements, or cut its rows (their strided pieces stream slowly).
+    Elsewhere the column-block kernels measured as fast or faster (one exponential a term in the forward, less
+    per-slice work in the backward). Measured through fastact.softmax, forward / backward, × copy bandwidth,
+    before / after: 32,768 × 1,024 axis 0 0.15-0.17 / 0.33-0.34 against 0.23-0.27 / 0.44-0.58; 8 × 2^20 × 4
+    axis 1 0.05 / 0.24-0.30 against 0.23-0.27 / 0.39-0.52; 64 × 32,768 × 16 axis 1, forward 0.19-0.20 against
+    0.24-0.38; 2 × 2^20 × 16 axis 1, backward 0.57-0.58 against 0.39-0.49 (so it keeps the column blocks)."""
     w, k, rp = S.plan(outer, n, inner, numba.get_num_threads())
-    return rp < n or (forward and k > 1)
+    if forward:
+        return rp < n or k > 1
+    return rp < n and (inner <= 8 or _block(outer, inner) < inner)
 
 
 def _strided(a, b, buf, outer, n, inner, scale, log, backward):
