@@ -1,8 +1,8 @@
 """CUDA softmax and log-softmax, forward and backward, in four layouts chosen by shape.
 
-- warp: rows along the last axis of up to WARP_ROW elements; a warp per row (rows shorter than 32 share a warp).
-  Rows of up to HELD_ROW are held in registers (x read once); longer ones take max and sum online in each lane,
-  merged by shuffles, and are read again from cache for the write;
+- rows: rows along the last axis of up to ROWS_MAX elements, held in registers (x, or g and y, read once): a row
+  is taken by `width` lanes of `items` elements each (_rows_shape: short rows share a warp, long ones take several
+  warps, which meet in shared memory). The row's max, then Σ e^(x - max), each merged across lanes;
 - block: longer rows; a block per row. Each thread keeps a running (max, sum) over its elements (the sum rescaled
   when the max grows: max and sum in one pass), merged by shuffles within warps and through shared memory across
   them. A row of up to ROW_CACHE bytes stays in shared memory for the write pass;
@@ -28,12 +28,11 @@ from .softmax import _axis, _split
 
 THREADS = G.THREADS  # threads per block
 WARP = 32
-WARP_ROW = 1024  # longest row taken by a warp
-HELD_ROW = 256  # longest row a warp holds in registers (8 per lane; at 1,024 that took 135 registers a thread)
+ROWS_MAX = 16384  # longest row held in registers (1,024 lanes of 16 elements: 64 registers a thread)
 ROW_CACHE = 32768  # bytes of a row kept in shared memory by the block layout
 SPLIT_ROWS = 128  # the split layout is for fewer rows than this ...
 SPLIT_CHUNK = 8192  # ... of at least 2·SPLIT_CHUNK elements, cut in chunks of this many
-# elements a thread loads before using them (block, split and long-row warp layouts). Measured on an H100, 2^28
+# elements a thread loads before using them (block and split layouts). Measured on an H100, 2^28
 # float32, forward/backward ms at 4 -> 16: 1,024 columns 1.09/1.77 -> 1.01/1.25, 4,096 1.20/1.62 -> 1.08/1.09,
 # 16,384 1.22/1.90 -> 1.14/1.81; 8 was between
 UNROLL = 16
@@ -52,25 +51,17 @@ def _load():
 # ---------------------------------------------------------------------------------------------------- kernels
 @lru_cache(maxsize=None)
 def _functions(work: str, width: int, items: int, unroll: int, threads: int) -> dict:
-    """The kernels' Python functions for compute dtype `work`; in the warp layout a row is taken by `width` lanes
-    (a power of two up to 32: a warp takes 32 // width rows), holding `items` elements each in the forward_held
-    kernel; `unroll` elements loaded at a time by the loops over a row; `threads` threads per block."""
+    """The kernels' Python functions for compute dtype `work`; in the rows layout a row is taken by `width` lanes
+    (a power of two up to `threads`) holding `items` elements each (a power of two); `unroll` elements loaded at a
+    time by the loops over a row; `threads` threads per block."""
     _load()
     C = np.dtype(work).type
     W = G._nbtype(work)
     NEG, POS, ZERO = C(-math.inf), C(math.inf), C(0.0)
     S = np.float64  # sums: float64 (float32 sums of 1,024 terms were off by up to 9 ULP in the simulator)
     WARPS = threads // WARP
-
-    @cuda.jit(device=True)
-    def group_max(m):
-        """max over the `width` lanes of a row, NaN winning; every lane gets it."""
-        off = width // 2
-        while off > 0:
-            o = cuda.shfl_xor_sync(_FULL, m, off)
-            m = o if o > m or o != o else m
-            off //= 2
-        return m
+    LANES = min(width, WARP)  # a row's lanes within one warp
+    ROW_WARPS = max(1, width // WARP)  # a row's warps
 
     @cuda.jit(device=True)
     def lanes_sum(s, lanes):
@@ -80,16 +71,6 @@ def _functions(work: str, width: int, items: int, unroll: int, threads: int) -> 
             s += cuda.shfl_xor_sync(_FULL, s, off)
             off //= 2
         return s
-
-    @cuda.jit(device=True)
-    def group_merge(m, s):
-        """Merge the (max, sum) pairs of a row's `width` lanes; every lane gets the result (NaN sum for a +inf
-        maximum, as block_merge)."""
-        off = width // 2
-        while off > 0:
-            m, s = merge(m, s, cuda.shfl_xor_sync(_FULL, m, off), cuda.shfl_xor_sync(_FULL, s, off))
-            off //= 2
-        return m, (s if m != POS else math.nan)
 
     @cuda.jit(device=True)
     def push(m, s, v):
@@ -173,7 +154,7 @@ def _functions(work: str, width: int, items: int, unroll: int, threads: int) -> 
 
     @cuda.jit(device=True)
     def group_row():
-        """(lane, row) of this thread in the warp layout: `width` adjacent lanes take a row."""
+        """(lane, row) of this thread in the rows layout: `width` adjacent lanes take a row."""
         t = cuda.threadIdx.x
         return t % width, (cuda.blockIdx.x * threads + t) // width
 
@@ -279,61 +260,139 @@ def _functions(work: str, width: int, items: int, unroll: int, threads: int) -> 
             dx[base + j] = grad_at(g, yv, base + j, s, log)
             j += step
 
-    # --- warp: `width` lanes per row; (max, sum) online over the lane's elements, merged by shuffles, then the
-    # row read again (from cache) to write y. Holding the row in registers instead took 135 registers a thread
-    # at 1,024 columns (one block per SM) and ran at a third of the bandwidth.
-    def forward_warp(x, keep, y, rows, n, scale, use_mask, log):
-        lane, r = group_row()
-        live = r < rows
-        base = r * n
-        m, s = NEG, 0.0
-        if live:
-            m, s = stats(x, keep, base, lane, n, width, scale, use_mask, y, False)
-        m, s = group_merge(m, s)
-        inv, ls = finals(s, log)
-        if live:
-            write(x, keep, y, base, lane, n, width, scale, use_mask, m, inv, ls, log, y, False)
+    # --- rows: `width` lanes per row (a power of two up to a block; wider than a warp, the row's warps meet in
+    # shared memory), each holding `items` elements in registers: x (or g and y) read once
+    @cuda.jit(device=True)
+    def row_max(m, sm):
+        """max over the row's `width` lanes, NaN winning; every lane gets it. A row wider than a warp: its warps'
+        maxima through shared memory, folded by shuffles among groups of width/32 lanes."""
+        off = LANES // 2
+        while off > 0:
+            o = cuda.shfl_xor_sync(_FULL, m, off)
+            m = o if o > m or o != o else m
+            off //= 2
+        if width > WARP:
+            t = cuda.threadIdx.x
+            if t % WARP == 0:
+                sm[t // WARP] = m
+            cuda.syncthreads()
+            m = sm[t // width * ROW_WARPS + t % ROW_WARPS]
+            off = ROW_WARPS // 2
+            while off > 0:
+                o = cuda.shfl_xor_sync(_FULL, m, off)
+                m = o if o > m or o != o else m
+                off //= 2
+        return m
 
-    def forward_held(x, keep, y, rows, n, scale, use_mask, log):
-        """The warp layout for rows of up to HELD_ROW elements: the row held in registers (x read once)."""
+    @cuda.jit(device=True)
+    def row_sum(s, sm):
+        """Σ over the row's `width` lanes, in a fixed order as row_max; every lane gets it."""
+        s = lanes_sum(s, LANES)
+        if width > WARP:
+            t = cuda.threadIdx.x
+            if t % WARP == 0:
+                sm[t // WARP] = s
+            cuda.syncthreads()
+            s = lanes_sum(sm[t // width * ROW_WARPS + t % ROW_WARPS], ROW_WARPS)
+        return s
+
+    @cuda.jit(device=True)
+    def tree_sum(e):
+        """Σ e[0:items] pairwise, in place (items a power of two)."""
+        h = items // 2
+        while h > 0:
+            for i in range(h):
+                e[i] += e[i + h]
+            h //= 2
+        return e[0]
+
+    @cuda.jit(device=True)
+    def load_row(a, lim, v, fill):
+        """v[i] = a[width·i] for width·i < lim, else fill. The loads are unconditional (a load under a branch
+        waits for the ones before it to be used): past the row's end they repeat its last element."""
+        if lim >= width * items:
+            for i in range(items):
+                v[i] = C(a[width * i])
+        elif lim > 0:
+            for i in range(items):
+                k = width * i
+                v[i] = C(a[min(k, lim - 1)])
+                if k >= lim:
+                    v[i] = fill
+        else:
+            for i in range(items):
+                v[i] = fill
+
+    @cuda.jit(device=True)
+    def kept_at(kr, i, lim):
+        """Whether the lane's i-th element is in its row and kept by the mask (the load unconditional, as above)."""
+        k = width * i
+        return k < lim and kr[max(0, min(k, lim - 1))]
+
+    def forward_rows(x, keep, y, rows, n, scale, use_mask, log):
+        """max, then Σ e^(v - max) (float32 pairwise over a lane's elements, float64 across lanes), then y: each
+        element loaded once, each exponential taken once. Without a mask, the lane's elements past the row (v =
+        -inf) add e^(-inf - max) = 0, or NaN where the row's result is NaN anyway."""
+        sm_m = cuda.shared.array(WARPS, W)
+        sm_s = cuda.shared.array(WARPS, S)
         v = cuda.local.array(items, W)
+        e = cuda.local.array(items, W)
         lane, r = group_row()
-        live = r < rows
-        base = r * n
+        first = r * n + lane
+        lim = n - lane if r < rows else 0  # the lane's elements: width·i < lim
+        xr, yr, kr = x[first:], y[first:], keep[first:] if use_mask else keep  # offsets width·i: no wraparound
+        load_row(xr, lim, v, NEG)
         m = NEG
         for i in range(items):
-            j = lane + width * i
-            a = C(x[base + j]) * scale if live and j < n and kept(keep, base + j, use_mask) else NEG
-            v[i] = a
-            m = a if a > m or a != a else m
-        m = group_max(m)
-        s = 0.0
+            v[i] *= scale
+            if use_mask and not kept_at(kr, i, lim):
+                v[i] = NEG
+            m = v[i] if v[i] > m or v[i] != v[i] else m
+        m = row_max(m, sm_m)
         for i in range(items):
-            j = lane + width * i
-            if live and j < n and kept(keep, base + j, use_mask):
-                e = math.exp(v[i] - m)
-                s += e
-                if not log:
-                    v[i] = e
-        inv, ls = finals(lanes_sum(s, width), log)
+            e[i] = math.exp(v[i] - m)
+            if use_mask and not kept_at(kr, i, lim):
+                e[i] = ZERO
+            if not log:
+                v[i] = e[i]
+        inv, ls = finals(row_sum(S(tree_sum(e)), sm_s), log)
         for i in range(items):
-            j = lane + width * i
-            if live and j < n:
-                ok = kept(keep, base + j, use_mask)
-                if log:
-                    y[base + j] = (v[i] - m) - ls if ok else NEG
-                else:
-                    y[base + j] = v[i] * inv if ok else ZERO
+            if log:
+                v[i] = (v[i] - m) - ls
+            else:
+                v[i] *= inv
+            if use_mask and not kept_at(kr, i, lim):
+                v[i] = NEG if log else ZERO
+        if lim >= width * items:
+            for i in range(items):
+                yr[width * i] = v[i]
+        else:
+            for i in range(items):
+                if width * i < lim:
+                    yr[width * i] = v[i]
 
-    def backward_warp(g, yv, dx, rows, n, log):
+    def backward_rows(g, yv, dx, rows, n, log):
+        """Σ g·y (softmax) or Σ g (log-softmax) in float64 over registers, then dx: g and y loaded once."""
+        sm_s = cuda.shared.array(WARPS, S)
+        gs = cuda.local.array(items, W)
+        ys = cuda.local.array(items, W)
         lane, r = group_row()
-        base = r * n
+        first = r * n + lane
+        lim = n - lane if r < rows else 0
+        load_row(g[first:], lim, gs, ZERO)
+        load_row(yv[first:], lim, ys, ZERO)
         s = 0.0
-        if r < rows:
-            s = sums(g, yv, base, lane, n, width, log)
-        s = lanes_sum(s, width)
-        if r < rows:
-            grads(g, yv, dx, base, lane, n, width, s, log)
+        for i in range(items):
+            s += S(gs[i]) if log else S(gs[i]) * S(ys[i])
+        s = C(row_sum(s, sm_s))  # rounded once: dx in the compute dtype (within 64 registers at 1,024 lanes)
+        dr = dx[first:]
+        if lim >= width * items:
+            for i in range(items):
+                dr[width * i] = grad(gs[i], ys[i], s, log)
+        else:
+            for i in range(items):
+                if width * i < lim:
+                    dr[width * i] = grad(gs[i], ys[i], s, log)
 
     # --- block: a block per row
     def forward_block(x, keep, y, rows, n, scale, use_mask, log, cached):
@@ -448,9 +507,8 @@ def _signature(name: str, dt_in: str, dt_out: str, work: str):
     x, y, w = G._arr(dt_in), G._arr(dt_out), G._arr(work)
     mask, i, f, b, d = types.boolean[::1], types.int64, G._nbtype(work), types.boolean, types.float64[::1]
     return {
-        "forward_warp": (x, mask, y, i, i, f, b, b),
-        "forward_held": (x, mask, y, i, i, f, b, b),
-        "backward_warp": (x, x, y, i, i, b),
+        "forward_rows": (x, mask, y, i, i, f, b, b),
+        "backward_rows": (x, x, y, i, i, b),
         "forward_block": (x, mask, y, i, i, f, b, b, b),
         "backward_block": (x, x, y, i, i, b),
         "stats_split": (x, mask, w, d, i, i, f, b),
@@ -468,12 +526,15 @@ def _compiled(name: str, dt_in: str, dt_out: str, width: int, items: int, unroll
 
     work = str(G._dtypes(dt_in)[0])
     fn = _functions(work, width, items, unroll, threads)[name]
-    return _load().jit(types.void(*_signature(name, dt_in, dt_out, work)))(fn)
+    bounds = {} if threads <= G.THREADS or G._simulated() else {"launch_bounds": threads}  # ≤ 64 registers at 1,024
+    return _load().jit(types.void(*_signature(name, dt_in, dt_out, work)), **bounds)(fn)
 
 
-def _kernel(name: str, dt_in: str, dt_out: str, width: int = WARP, items: int = 1, unroll: int | None = None):
+def _kernel(name: str, dt_in: str, dt_out: str, width: int = WARP, items: int = 1, unroll: int | None = None,
+            threads: int | None = None):
     """Kernel `name` compiled for its explicit signature (once per dtypes: launches pay no type resolution)."""
-    return _compiled(name, dt_in, dt_out, width, items, UNROLL if unroll is None else unroll, THREADS)
+    return _compiled(name, dt_in, dt_out, width, items, UNROLL if unroll is None else unroll,
+                     THREADS if threads is None else threads)
 
 
 # ---------------------------------------------------------------------------------------------------- layouts
@@ -481,24 +542,30 @@ def layout(rows: int, n: int, inner: int) -> str:
     """Which kernels take a softmax of `rows` rows of n elements with stride `inner` (a function of the shape)."""
     if inner > 1:
         return "columns"
-    if n <= WARP_ROW:
-        return "warp"
     if rows < SPLIT_ROWS and n >= 2 * SPLIT_CHUNK:
         return "split"
+    if n <= ROWS_MAX:
+        return "rows"
     return "block"
 
 
-def _unroll(n: int, width: int) -> int:
-    """Elements a lane loads at a time in the warp layout: no more than it has (a power of two), at least 4.
-    Holding 16 made the lane's registers too many for short rows (H100, 2^28 float32, backward ms at 4 -> 16:
-    8 columns 2.25 -> 3.44, 128 columns 1.12 -> 1.45)."""
-    return min(UNROLL, max(4, 1 << (-(-n // width) - 1).bit_length()))
+def _rows_shape(n: int, backward: bool) -> tuple[int, int]:
+    """(lanes per row, elements per lane) of the rows layout: powers of two, the lanes at most a block. Measured on
+    an H100 (2^28 float32, × copy bandwidth, forward/backward): 8 columns at (2, 4) 0.97/0.73, (4, 2) 0.70/0.82,
+    (1, 8) 0.43/0.74; 128 at (16, 8) 0.94/0.97, (32, 4) 0.91/1.00; 1,024 at (128, 8) 0.98/1.00, (64, 16)
+    0.95/0.99, (256, 4) 0.67/0.99; 4,096 at (256, 16) 0.98/1.00, (512, 8) 0.75/1.01."""
+    if backward:
+        items = 2 if n <= 16 else 4 if n <= 128 else 8 if n <= 2048 else 16
+    else:
+        items = 4 if n <= 64 else 8 if n <= 2048 else 16
+    items = min(items, 1 << (n - 1).bit_length())
+    return 1 << (-(-n // items) - 1).bit_length(), items
 
 
-def _width(n: int) -> int:
-    """Lanes per row of n elements in the warp layout: a power of two up to 32, so that rows shorter than a warp
-    share one (8 rows of 4 elements, say)."""
-    return min(WARP, 1 << max(0, (n - 1).bit_length()))
+def _rows_launch(name: str, dt: tuple, rows: int, n: int, call, *args) -> None:
+    width, items = _rows_shape(n, name.startswith("backward"))
+    threads = max(THREADS, width)
+    launch(_kernel(name, *dt, width, items, 1, threads), -(-rows // (threads // width)), threads, call, *args)
 
 
 @lru_cache(maxsize=None)
@@ -522,13 +589,8 @@ def softmax_forward(x, axis, out, scale, mask, log):
         xs, ys = G.flat(d), G.flat(y)
         dt, use_mask = (G._name(d.dtype), G._name(final)), mask is not None
         rows, kind = outer * inner, layout(outer * inner, n, inner)
-        if kind == "warp":
-            width = _width(n)
-            if n <= HELD_ROW:  # elements per lane: a power of two (few variants)
-                k = _kernel("forward_held", *dt, width, 1 << (-(-n // width) - 1).bit_length(), 4)
-            else:
-                k = _kernel("forward_warp", *dt, width, 1, _unroll(n, width))
-            launch(k, -(-rows // (THREADS // width)), THREADS, call, xs, keep, ys, rows, n, s, use_mask, log)
+        if kind == "rows":
+            _rows_launch("forward_rows", dt, rows, n, call, xs, keep, ys, rows, n, s, use_mask, log)
         elif kind == "block":
             cached = n * work.itemsize <= ROW_CACHE
             launch(_kernel("forward_block", *dt), rows, THREADS, call, xs, keep, ys, rows, n, s, use_mask, log, cached,
@@ -557,10 +619,8 @@ def softmax_backward(grad, y, axis, out, log):
         gs, ys, xs = G.flat(dg), G.flat(dy), G.flat(dx)
         dt = (G._name(dy.dtype), G._name(final))
         rows, kind = outer * inner, layout(outer * inner, n, inner)
-        if kind == "warp":
-            width = _width(n)
-            k = _kernel("backward_warp", *dt, width, 1, _unroll(n, width))
-            launch(k, -(-rows // (THREADS // width)), THREADS, call, gs, ys, xs, rows, n, log)
+        if kind == "rows":
+            _rows_launch("backward_rows", dt, rows, n, call, gs, ys, xs, rows, n, log)
         elif kind == "block":
             launch(_kernel("backward_block", *dt), rows, THREADS, call, gs, ys, xs, rows, n, log)
         elif kind == "split":

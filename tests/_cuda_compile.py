@@ -94,13 +94,13 @@ for dt in FLOATS:
             for backward in (False, True):
                 label[0] = f"gated {a}/{b} {dt}"
                 G._gated_kernel(a, b, backward, dt)
-    held = sorted({(S._width(n), 1 << (-(-n // S._width(n)) - 1).bit_length(), 4) for n in range(1, S.HELD_ROW + 1)})
-    warp = sorted({(S._width(n), 1, S._unroll(n, S._width(n))) for n in range(1, S.WARP_ROW + 1)})
+    rows_shapes = {name: sorted({S._rows_shape(n, name.startswith("backward")) for n in range(1, S.ROWS_MAX + 1)})
+                   for name in ("forward_rows", "backward_rows")}
     for name in S._functions(str(G._dtypes(dt)[0]), S.WARP, 1, S.UNROLL, S.THREADS):
-        shapes = held if name == "forward_held" else warp if name.endswith("_warp") else [(S.WARP, 1, S.UNROLL)]
-        for width, items, unroll in shapes:
+        for width, items in rows_shapes.get(name, [(S.WARP, 1)]):
+            unroll, threads = (1, max(S.THREADS, width)) if name in rows_shapes else (S.UNROLL, S.THREADS)
             label[0] = f"softmax width={width} items={items} unroll={unroll} {dt}"
-            S._compiled(name, dt, dt, width, items, unroll, S.THREADS)
+            S._compiled(name, dt, dt, width, items, unroll, threads)
 for row in rows:
     print(json.dumps(row))
 print(json.dumps({"kernels": len(rows), "ptxas": ptxas is not None}), file=sys.stderr)

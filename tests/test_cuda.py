@@ -104,12 +104,12 @@ def test_prelu(dtype):
 
 # (shape, axis, layout). Under the simulator the layout thresholds are shrunk (small_layouts) so that small shapes
 # reach every layout; on a GPU the real thresholds apply and large shapes are added.
-SMALL_CASES = [((4, 7), -1, "warp"), ((6, 1), -1, "warp"), ((5, 40), -1, "warp"), ((3, 100), -1, "block"),
+SMALL_CASES = [((4, 7), -1, "rows"), ((6, 1), -1, "rows"), ((5, 40), -1, "rows"), ((3, 100), -1, "block"),
                ((3, 300), -1, "block"), ((2, 1100), -1, "split"), ((3, 5, 6), 1, "columns"), ((6, 5), 0, "columns")]
 SOFTMAX_CASES = SMALL_CASES + (
-    [] if SIM else [((4096, 8), -1, "warp"), ((1000, 3), -1, "warp"), ((2000, 200), -1, "warp"),
-                    ((32768, 1024), -1, "warp"),
-                    ((500, 3000), -1, "block"), ((200, 20000), -1, "block"), ((64, 65536), -1, "split"),
+    [] if SIM else [((4096, 8), -1, "rows"), ((1000, 3), -1, "rows"), ((2000, 200), -1, "rows"),
+                    ((32768, 1024), -1, "rows"), ((500, 3000), -1, "rows"), ((300, 16384), -1, "rows"),
+                    ((200, 20000), -1, "block"), ((64, 65536), -1, "split"),
                     ((8, 100003), -1, "split"), ((1024, 4096), 0, "columns")])
 
 
@@ -118,10 +118,9 @@ def small_layouts(monkeypatch):
     if SIM:
         from fastact import gpu_softmax
 
-        # rows past 64 elements leave the warp, rows of 512 or more split (in chunks of 256: each thread takes
-        # the unrolled step), rows of 512 float32 stay in shared memory
-        monkeypatch.setattr(gpu_softmax, "WARP_ROW", 64)
-        monkeypatch.setattr(gpu_softmax, "HELD_ROW", 16)  # rows of 7 held in registers, rows of 40 read twice
+        # rows past 64 elements leave the registers, rows of 512 or more split (in chunks of 256: each thread
+        # takes the unrolled step), rows of 512 float32 stay in shared memory
+        monkeypatch.setattr(gpu_softmax, "ROWS_MAX", 64)
         monkeypatch.setattr(gpu_softmax, "UNROLL", 4)  # rows of 300 reach the unrolled loads (64 threads a block)
         monkeypatch.setattr(gpu_softmax, "SPLIT_CHUNK", 256)
         monkeypatch.setattr(gpu_softmax, "ROW_CACHE", 2048)
@@ -194,6 +193,33 @@ def test_softmax_special_rows_match_the_cpu(log, small_layouts):
     y = f(np.array([[1.0, 2.0, 3.0]], np.float32), device="cuda", mask=np.array([True, False, True]))  # broadcast
     np.testing.assert_allclose(y, f(np.array([[1.0, 2.0, 3.0]], np.float32), mask=np.array([True, False, True])),
                                rtol=4e-6)
+
+
+@pytest.mark.parametrize("log", [False, True], ids=["softmax", "log_softmax"])
+def test_softmax_rows_wider_than_a_warp(log, small_layouts, monkeypatch):
+    """The rows layout where a row's lanes span warps (their max and sum meet in shared memory): special rows and
+    masks as the CPU path, the backward as the reference."""
+    from fastact import gpu_softmax
+
+    if SIM:  # rows of 300 and 600 on 2 and 4 warps (64 lanes of 8 elements, 128 of 8)
+        monkeypatch.setattr(gpu_softmax, "ROWS_MAX", 1024)
+        monkeypatch.setattr(gpu_softmax, "SPLIT_CHUNK", 4096)
+    f = fastact.log_softmax if log else fastact.softmax
+    fb = fastact.log_softmax_backward if log else fastact.softmax_backward
+    rng = np.random.default_rng(11)
+    for n in (300, 600) if SIM else (3000, 12000):
+        assert gpu_softmax._rows_shape(n, False)[0] > gpu_softmax.WARP
+        x, keep = _special_rows(n, rng)
+        assert _layout(x.shape, -1) == "rows"
+        for mask in (None, keep):
+            got = _host(f(cuda.to_device(x), mask=None if mask is None else cuda.to_device(mask), scale=0.5))
+            np.testing.assert_allclose(got, f(x, mask=mask, scale=0.5), rtol=4e-6, atol=0, equal_nan=True)
+        x = _sample((3, n), np.float64)
+        y, g = f(x), _sample((3, n), np.float64, seed=2)
+        dx = _host(fb(cuda.to_device(g), cuda.to_device(y)))
+        rb = reference.log_softmax_backward if log else reference.softmax_backward
+        rtol = 8 * np.finfo(np.float64).eps
+        np.testing.assert_allclose(dx, rb(g, y), rtol=rtol, atol=rtol * (1 + np.abs(g).sum(axis=-1).max()))
 
 
 def test_softmax_float16_and_mixed_dtypes(small_layouts):
