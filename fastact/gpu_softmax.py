@@ -313,21 +313,14 @@ def _functions(work: str, width: int, items: int, unroll: int, threads: int) -> 
         if lim >= width * items:
             for i in range(items):
                 v[i] = C(a[width * i])
-        elif lim > 0:
-            for i in range(items):
-                k = width * i
-                v[i] = C(a[min(k, lim - 1)])
-                if k >= lim:
-                    v[i] = fill
         else:
             for i in range(items):
-                v[i] = fill
+                v[i] = C(a[width * i]) if width * i < lim else fill
 
     @cuda.jit(device=True)
     def kept_at(kr, i, lim):
         """Whether the lane's i-th element is in its row and kept by the mask (the load unconditional, as above)."""
-        k = width * i
-        return k < lim and kr[max(0, min(k, lim - 1))]
+        return width * i < lim and kr[width * i]
 
     def forward_rows(x, keep, y, rows, n, scale, use_mask, log):
         """max, then Σ e^(v - max) (float32 pairwise over a lane's elements, float64 across lanes), then y: each
