@@ -576,17 +576,68 @@ def backward(g, x, bias, dx, partial, rows, n, rows_per_chunk{p}):
 '''
 
 
+_BIAS_BACKWARD_WIDE = '''
+def backward(g, x, bias, dx, partial, rows, n, rows_per_chunk{p}):
+    # a block takes THREADS·{k} adjacent columns (thread t: t, t + THREADS, ...) of one chunk of rows, so each
+    # row's span is read contiguously; partial[chunk, col] sums the column's dx as stored, in row order
+    t = cuda.threadIdx.x
+    c0 = cuda.blockIdx.x * THREADS * {k} + t
+    chunk = cuda.blockIdx.y
+    r = chunk * rows_per_chunk
+    end = min(rows, r + rows_per_chunk)
+    acc = cuda.local.array({k}, np.float64)
+    b = cuda.local.array({k}, C)
+    for q in range({k}):
+        acc[q] = 0.0
+        b[q] = C(bias[min(c0 + q * THREADS, n - 1)])
+    gv = cuda.local.array({r} * {k}, C)
+    xv = cuda.local.array({r} * {k}, C)
+    if c0 + ({k} - 1) * THREADS < n:  # all the thread's columns: unconditional loads, {r} rows at a time
+        while r + {r} - 1 < end:
+            for h in range({r}):
+                gr, xr = g[(r + h) * n + c0:], x[(r + h) * n + c0:]
+                for q in range({k}):
+                    gv[h * {k} + q], xv[h * {k} + q] = C(gr[q * THREADS]), C(xr[q * THREADS])
+            for h in range({r}):
+                dr = dx[(r + h) * n + c0:]
+                for q in range({k}):
+                    v = O(gv[h * {k} + q] * d(xv[h * {k} + q] + b[q]{p}))
+                    dr[q * THREADS] = v
+                    acc[q] += np.float64(v)
+            r += {r}
+    while r < end:
+        for q in range({k}):
+            c = c0 + q * THREADS
+            if c < n:
+                i = r * n + c
+                v = O(C(g[i]) * d(C(x[i]) + b[q]{p}))
+                dx[i] = v
+                acc[q] += np.float64(v)
+        r += 1
+    for q in range({k}):
+        if c0 + q * THREADS < n:
+            partial[chunk, c0 + q * THREADS] = acc[q]
+'''
+BIAS_SPAN = 4  # columns a thread takes in the wide dbias kernel (rows of at least THREADS·BIAS_SPAN columns) ...
+BIAS_ROWS = 2  # ... and rows it loads at a time
+
+
 @lru_cache(maxsize=None)
-def _bias_kernel(key: str, backward: bool, dt: str):
+def _bias_kernel(key: str, backward: bool, dt: str, span: int = 0, rows: int = 1):
+    """The fused bias kernels; the backward's `span` columns a thread in the wide layout (0: the (32, 8) blocks),
+    `rows` rows loaded at a time."""
     from numba import types
 
     decl = REGISTRY[key]
     work = _dtypes(dt)[0]
     p = _params_src(decl)
-    src = (_BIAS_BACKWARD.replace("{p}", p) if backward
-           else _unrolled("forward", *(part.replace("{p}", p) for part in _BIAS_FORWARD)))
+    if backward:
+        wide = _BIAS_BACKWARD_WIDE.replace("{k}", str(span)).replace("{r}", str(rows))
+        src = (wide if span else _BIAS_BACKWARD).replace("{p}", p)
+    else:
+        src = _unrolled("forward", *(part.replace("{p}", p) for part in _BIAS_FORWARD))
     names = {"f": device_function(decl.forward_py), "d": device_function(decl.derivative_py), "C": work.type,
-             "O": np.dtype(dt).type}
+             "O": np.dtype(dt).type, "THREADS": THREADS}
     ps = [_nbtype(work)] * len(decl.params)
     a = _arr(dt)
     if backward:
@@ -645,9 +696,10 @@ def bias_act_backward(decl, grad, x, bias, out, values):
     per_chunk, chunks = _chunks(rows, ROWS_PER_CHUNK)
     partial = call.empty((chunks, n), np.float64)
     if d.size:
-        k = _bias_kernel(decl.key, True, _name(d.dtype))
-        launch(k, (-(-n // 32), chunks), (32, 8), call, flat(g), flat(d), b, flat(dx),
-               partial, rows, n, per_chunk,
+        span = BIAS_SPAN if n >= THREADS * BIAS_SPAN else 0
+        k = _bias_kernel(decl.key, True, _name(d.dtype), span, BIAS_ROWS if span else 1)
+        grid, block = ((-(-n // (THREADS * span)), chunks), THREADS) if span else ((-(-n // 32), chunks), (32, 8))
+        launch(k, grid, block, call, flat(g), flat(d), b, flat(dx), partial, rows, n, per_chunk,
                *(work.type(v) for v in values))
     dbias = call.empty((n,), final)
     if n:

@@ -78,6 +78,8 @@ for key in REGISTRY:
             G._elementwise_kernel(key, backward, dt, dt)
             label[0] = f"bias {key} {dt}"
             G._bias_kernel(key, backward, dt)
+            if backward:
+                G._bias_kernel(key, backward, dt, G.BIAS_SPAN, G.BIAS_ROWS)
 for src in FLOATS:  # conversions to the compute dtype
     for dst in FLOATS:
         if src != dst:

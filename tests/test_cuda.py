@@ -238,7 +238,9 @@ def test_softmax_float16_and_mixed_dtypes(small_layouts):
 @pytest.mark.parametrize("act,params", [("relu", {}), ("gelu", {}), ("gelu", {"approximate": "tanh"}),
                                         ("silu", {}), ("softplus", {"beta": 2.0})])
 def test_bias_act(act, params, dtype):
-    for shape in [(5, 7), (300, 40)] + ([] if SIM else [(32768, 1024)]):
+    # (3, 1100) takes the wide dbias kernel (THREADS·BIAS_SPAN columns a block): a pair of rows, a last row, and a
+    # block with columns past the row's end
+    for shape in [(5, 7), (300, 40), (3, 1100)] + ([] if SIM else [(32768, 1024), (1000, 3000)]):
         x, g = _sample(shape, dtype), _sample(shape, dtype, seed=4)
         b = _sample(shape[-1], dtype, seed=5)
         z = x + b
