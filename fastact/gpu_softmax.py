@@ -29,6 +29,7 @@ from .softmax import _axis, _split
 THREADS = G.THREADS  # threads per block
 WARP = 32
 ROWS_MAX = 16384  # longest row held in registers (1,024 lanes of 16 elements: 64 registers a thread)
+STASH_ROW = 8192  # longer forward rows hold half their elements in shared memory
 ROW_CACHE = 32768  # bytes of a row kept in shared memory by the block layout
 SPLIT_ROWS = 128  # the split layout is for fewer rows than this ...
 SPLIT_CHUNK = 8192  # ... of at least 2·SPLIT_CHUNK elements, cut in chunks of this many
@@ -50,10 +51,11 @@ def _load():
 
 # ---------------------------------------------------------------------------------------------------- kernels
 @lru_cache(maxsize=None)
-def _functions(work: str, width: int, items: int, unroll: int, threads: int) -> dict:
+def _functions(work: str, width: int, items: int, unroll: int, threads: int, stash: int = 0) -> dict:
     """The kernels' Python functions for compute dtype `work`; in the rows layout a row is taken by `width` lanes
-    (a power of two up to `threads`) holding `items` elements each (a power of two); `unroll` elements loaded at a
-    time by the loops over a row; `threads` threads per block."""
+    (a power of two up to `threads`) holding `items` elements each (a power of two) in registers, and forward_rows
+    `stash` (0 or `items`) more in shared memory; `unroll` elements loaded at a time by the loops over a row;
+    `threads` threads per block."""
     _load()
     C = np.dtype(work).type
     W = G._nbtype(work)
@@ -62,6 +64,7 @@ def _functions(work: str, width: int, items: int, unroll: int, threads: int) -> 
     WARPS = threads // WARP
     LANES = min(width, WARP)  # a row's lanes within one warp
     ROW_WARPS = max(1, width // WARP)  # a row's warps
+    BUF = max(1, stash * threads)  # forward_rows' stash, in shared memory
 
     @cuda.jit(device=True)
     def lanes_sum(s, lanes):
@@ -318,6 +321,17 @@ def _functions(work: str, width: int, items: int, unroll: int, threads: int) -> 
                 v[i] = C(a[width * i]) if width * i < lim else fill
 
     @cuda.jit(device=True)
+    def store_row(a, lim, v):
+        """a[width·i] = v[i] for width·i < lim."""
+        if lim >= width * items:
+            for i in range(items):
+                a[width * i] = v[i]
+        else:
+            for i in range(items):
+                if width * i < lim:
+                    a[width * i] = v[i]
+
+    @cuda.jit(device=True)
     def kept_at(kr, i, lim):
         """Whether the lane's i-th element is in its row and kept by the mask (the load unconditional, as above)."""
         return width * i < lim and kr[width * i]
@@ -325,30 +339,53 @@ def _functions(work: str, width: int, items: int, unroll: int, threads: int) -> 
     def forward_rows(x, keep, y, rows, n, scale, use_mask, log):
         """max, then Σ e^(v - max) (float32 pairwise over a lane's elements, float64 across lanes), then y: each
         element loaded once, each exponential taken once. Without a mask, the lane's elements past the row (v =
-        -inf) add e^(-inf - max) = 0, or NaN where the row's result is NaN anyway."""
+        -inf) add e^(-inf - max) = 0, or NaN where the row's result is NaN anyway. With `stash`, the lane's
+        elements width·(items + i), i < stash, are loaded first and kept in shared memory."""
         sm_m = cuda.shared.array(WARPS, W)
         sm_s = cuda.shared.array(WARPS, S)
+        buf = cuda.shared.array(BUF, W)
         v = cuda.local.array(items, W)
         e = cuda.local.array(items, W)
         lane, r = group_row()
+        t = cuda.threadIdx.x
         first = r * n + lane
         lim = n - lane if r < rows else 0  # the lane's elements: width·i < lim
         xr, yr, kr = x[first:], y[first:], keep[first:] if use_mask else keep  # offsets width·i: no wraparound
-        load_row(xr, lim, v, NEG)
+        far = width * items  # the stashed elements' offset
+        lim2 = lim - far
+        kr2 = kr[far:] if use_mask and lim2 > 0 else kr
         m = NEG
+        if stash:
+            load_row(xr[far:] if lim2 > 0 else xr, lim2, v, NEG)
+            for i in range(items):
+                v[i] *= scale
+                if use_mask and not kept_at(kr2, i, lim2):
+                    v[i] = NEG
+                m = v[i] if v[i] > m or v[i] != v[i] else m
+                buf[i * threads + t] = v[i]
+        load_row(xr, lim, v, NEG)
         for i in range(items):
             v[i] *= scale
             if use_mask and not kept_at(kr, i, lim):
                 v[i] = NEG
             m = v[i] if v[i] > m or v[i] != v[i] else m
         m = row_max(m, sm_m)
+        total = ZERO
+        if stash:
+            for i in range(items):
+                e[i] = math.exp(buf[i * threads + t] - m)
+                if use_mask and not kept_at(kr2, i, lim2):
+                    e[i] = ZERO
+                if not log:
+                    buf[i * threads + t] = e[i]
+            total = tree_sum(e)
         for i in range(items):
             e[i] = math.exp(v[i] - m)
             if use_mask and not kept_at(kr, i, lim):
                 e[i] = ZERO
             if not log:
                 v[i] = e[i]
-        inv, ls = finals(row_sum(S(tree_sum(e)), sm_s), log)
+        inv, ls = finals(row_sum(S(tree_sum(e)) + S(total), sm_s), log)
         for i in range(items):
             if log:
                 v[i] = (v[i] - m) - ls
@@ -356,13 +393,15 @@ def _functions(work: str, width: int, items: int, unroll: int, threads: int) -> 
                 v[i] *= inv
             if use_mask and not kept_at(kr, i, lim):
                 v[i] = NEG if log else ZERO
-        if lim >= width * items:
+        store_row(yr, lim, v)
+        if stash:
             for i in range(items):
-                yr[width * i] = v[i]
-        else:
-            for i in range(items):
-                if width * i < lim:
-                    yr[width * i] = v[i]
+                a = buf[i * threads + t]
+                e[i] = (a - m) - ls if log else a * inv
+                if use_mask and not kept_at(kr2, i, lim2):
+                    e[i] = NEG if log else ZERO
+            if lim2 > 0:
+                store_row(yr[far:], lim2, e)
 
     def backward_rows(g, yv, dx, rows, n, log):
         """Σ g·y (softmax) or Σ g (log-softmax) in float64 over registers, then dx: g and y loaded once."""
@@ -514,20 +553,22 @@ def _signature(name: str, dt_in: str, dt_out: str, work: str):
 
 
 @lru_cache(maxsize=None)
-def _compiled(name: str, dt_in: str, dt_out: str, width: int, items: int, unroll: int, threads: int):
+def _compiled(name: str, dt_in: str, dt_out: str, width: int, items: int, unroll: int, threads: int,
+              stash: int = 0):
     from numba import types
 
     work = str(G._dtypes(dt_in)[0])
-    fn = _functions(work, width, items, unroll, threads)[name]
-    bounds = {} if threads <= G.THREADS or G._simulated() else {"launch_bounds": threads}  # ≤ 64 registers at 1,024
+    fn = _functions(work, width, items, unroll, threads, stash)[name]
+    # at most 64 registers a thread: a block of 1,024 threads, or two of 512 with a stash
+    bounds = {} if threads <= G.THREADS or G._simulated() else {"launch_bounds": (threads, 2) if stash else threads}
     return _load().jit(types.void(*_signature(name, dt_in, dt_out, work)), **bounds)(fn)
 
 
 def _kernel(name: str, dt_in: str, dt_out: str, width: int = WARP, items: int = 1, unroll: int | None = None,
-            threads: int | None = None):
+            threads: int | None = None, stash: int = 0):
     """Kernel `name` compiled for its explicit signature (once per dtypes: launches pay no type resolution)."""
     return _compiled(name, dt_in, dt_out, width, items, UNROLL if unroll is None else unroll,
-                     THREADS if threads is None else threads)
+                     THREADS if threads is None else threads, stash)
 
 
 # ---------------------------------------------------------------------------------------------------- layouts
@@ -542,8 +583,10 @@ def layout(rows: int, n: int, inner: int) -> str:
     return "block"
 
 
-def _rows_shape(n: int, backward: bool) -> tuple[int, int]:
-    """(lanes per row, elements per lane) of the rows layout: powers of two, the lanes at most a block. Measured on
+def _rows_shape(n: int, backward: bool) -> tuple[int, int, int]:
+    """(lanes per row, elements per lane in registers, more in shared memory) of the rows layout: powers of two,
+    the lanes at most a block; forward rows past STASH_ROW keep half their elements in shared memory (512 lanes of
+    16 + 16 at 16,384, two blocks an SM; 1,024 lanes of 16 took 64 registers a thread, one block). Measured on
     an H100 (2^28 float32, × copy bandwidth, forward/backward): 8 columns at (2, 4) 0.97/0.73, (4, 2) 0.70/0.82,
     (1, 8) 0.43/0.74; 128 at (16, 8) 0.94/0.97, (32, 4) 0.91/1.00; 1,024 at (128, 8) 0.98/1.00, (64, 16)
     0.95/0.99, (256, 4) 0.67/0.99; 4,096 at (256, 16) 0.98/1.00, (512, 8) 0.75/1.01."""
@@ -552,13 +595,14 @@ def _rows_shape(n: int, backward: bool) -> tuple[int, int]:
     else:
         items = 4 if n <= 64 else 8 if n <= 2048 else 16
     items = min(items, 1 << (n - 1).bit_length())
-    return 1 << (-(-n // items) - 1).bit_length(), items
+    stash = items if not backward and n > STASH_ROW else 0
+    return 1 << (-(-n // (items + stash)) - 1).bit_length(), items, stash
 
 
 def _rows_launch(name: str, dt: tuple, rows: int, n: int, call, *args) -> None:
-    width, items = _rows_shape(n, name.startswith("backward"))
+    width, items, stash = _rows_shape(n, name.startswith("backward"))
     threads = max(THREADS, width)
-    launch(_kernel(name, *dt, width, items, 1, threads), -(-rows // (threads // width)), threads, call, *args)
+    launch(_kernel(name, *dt, width, items, 1, threads, stash), -(-rows // (threads // width)), threads, call, *args)
 
 
 @lru_cache(maxsize=None)

@@ -99,10 +99,10 @@ for dt in FLOATS:
     rows_shapes = {name: sorted({S._rows_shape(n, name.startswith("backward")) for n in range(1, S.ROWS_MAX + 1)})
                    for name in ("forward_rows", "backward_rows")}
     for name in S._functions(str(G._dtypes(dt)[0]), S.WARP, 1, S.UNROLL, S.THREADS):
-        for width, items in rows_shapes.get(name, [(S.WARP, 1)]):
+        for width, items, stash in rows_shapes.get(name, [(S.WARP, 1, 0)]):
             unroll, threads = (1, max(S.THREADS, width)) if name in rows_shapes else (S.UNROLL, S.THREADS)
-            label[0] = f"softmax width={width} items={items} unroll={unroll} {dt}"
-            S._compiled(name, dt, dt, width, items, unroll, threads)
+            label[0] = f"softmax width={width} items={items} stash={stash} unroll={unroll} {dt}"
+            S._compiled(name, dt, dt, width, items, unroll, threads, stash)
 for row in rows:
     print(json.dumps(row))
 print(json.dumps({"kernels": len(rows), "ptxas": ptxas is not None}), file=sys.stderr)

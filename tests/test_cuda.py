@@ -197,18 +197,20 @@ def test_softmax_special_rows_match_the_cpu(log, small_layouts):
 
 @pytest.mark.parametrize("log", [False, True], ids=["softmax", "log_softmax"])
 def test_softmax_rows_wider_than_a_warp(log, small_layouts, monkeypatch):
-    """The rows layout where a row's lanes span warps (their max and sum meet in shared memory): special rows and
-    masks as the CPU path, the backward as the reference."""
+    """The rows layout where a row's lanes span warps (their max and sum meet in shared memory), without and with
+    a stash in shared memory: special rows and masks as the CPU path, the backward as the reference."""
     from fastact import gpu_softmax
 
-    if SIM:  # rows of 300 and 600 on 2 and 4 warps (64 lanes of 8 elements, 128 of 8)
+    if SIM:  # rows of 300 and 600 on 2 warps (64 lanes of 8 elements; at 600, 8 more each in shared memory)
         monkeypatch.setattr(gpu_softmax, "ROWS_MAX", 1024)
+        monkeypatch.setattr(gpu_softmax, "STASH_ROW", 400)
         monkeypatch.setattr(gpu_softmax, "SPLIT_CHUNK", 4096)
     f = fastact.log_softmax if log else fastact.softmax
     fb = fastact.log_softmax_backward if log else fastact.softmax_backward
     rng = np.random.default_rng(11)
     for n in (300, 600) if SIM else (3000, 12000):
-        assert gpu_softmax._rows_shape(n, False)[0] > gpu_softmax.WARP
+        width, _, stash = gpu_softmax._rows_shape(n, False)
+        assert width > gpu_softmax.WARP and (stash > 0) == (n > gpu_softmax.STASH_ROW)
         x, keep = _special_rows(n, rng)
         assert _layout(x.shape, -1) == "rows"
         for mask in (None, keep):
