@@ -417,14 +417,9 @@ def _functions(work: str, width: int, items: int, unroll: int, threads: int, sta
         for i in range(items):
             s += S(gs[i]) if log else S(gs[i]) * S(ys[i])
         s = C(row_sum(s, sm_s))  # rounded once: dx in the compute dtype (within 64 registers at 1,024 lanes)
-        dr = dx[first:]
-        if lim >= width * items:
-            for i in range(items):
-                dr[width * i] = grad(gs[i], ys[i], s, log)
-        else:
-            for i in range(items):
-                if width * i < lim:
-                    dr[width * i] = grad(gs[i], ys[i], s, log)
+        for i in range(items):
+            gs[i] = grad(gs[i], ys[i], s, log)
+        store_row(dx[first:], lim, gs)
 
     # --- block: a block per row
     def forward_block(x, keep, y, rows, n, scale, use_mask, log, cached):
