@@ -2,7 +2,8 @@
 
 - rows: rows along the last axis of up to ROWS_MAX elements, held in registers (x, or g and y, read once): a row
   is taken by `width` lanes of `items` elements each (_rows_shape: short rows share a warp, long ones take several
-  warps, which meet in shared memory). The row's max, then Σ e^(x - max), each merged across lanes;
+  warps, which meet in shared memory; forward rows past STASH_ROW keep half their elements in shared memory). The
+  row's max, then Σ e^(x - max), each merged across lanes;
 - block: longer rows; a block per row. Each thread keeps a running (max, sum) over its elements (the sum rescaled
   when the max grows: max and sum in one pass), merged by shuffles within warps and through shared memory across
   them. A row of up to ROW_CACHE bytes stays in shared memory for the write pass;
