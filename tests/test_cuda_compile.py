@@ -42,7 +42,7 @@ def test_no_kernel_spills_to_local_memory(kernels):
     measured = [k for k in kernels if "registers" in k]
     assert len(measured) >= 4 * len(REGISTRY), "ptxas (nvJitLink) did not run: pip install 'fastact[cuda]'"
     spilled = [k["kernel"] for k in measured if k["spill"] or k["stack"]]
-    assert not spilled, spilled  # the warp layout's row must stay in registers
+    assert not spilled, spilled  # the rows layout's row must stay in registers
     assert all(k["registers"] <= 255 for k in measured)
 
 
