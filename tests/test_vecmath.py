@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+import mpmath
 import numpy as np
 import pytest
 from numba import njit
@@ -19,6 +20,10 @@ ULPS32 = {"exp": 3, "exp_neg_abs": 3, "exp_nonpos": 3, "expm1": 3, "log1p": 3, "
           "norm_pdf": 4, "log1p_unit": 2}
 DOMAIN = {"log1p_unit": (0.0, 1.0), "exp_nonpos": (-np.inf, 0.0)}  # functions defined on part of the line only
 ULPS64 = {"exp": 4, "exp_neg_abs": 4, "exp_nonpos": 4, "expm1": 4, "log1p": 4, "tanh": 4}
+# float64 erf & co. against mpmath at 40 digits (no float64 library computes Φ's far tail to the last bit)
+ULPS64_MP = {"erf": 4, "erfc": 4, "norm_cdf": 4, "norm_pdf": 4}
+REF_MP = {"erf": lambda v: mpmath.erf(v), "erfc": lambda v: mpmath.erfc(v),
+          "norm_cdf": lambda v: mpmath.ncdf(v), "norm_pdf": lambda v: mpmath.npdf(v)}
 
 
 def _apply(name):
@@ -82,6 +87,30 @@ def test_float64_ulps(name):
         ref = REF[name](np.longdouble(x)).astype(np.float64)
     err = _ulps(out, ref)
     assert err.max() <= ULPS64[name], f"{name}: {err.max():.2f} ULP at {x[np.argmax(err)]!r}"
+
+
+@pytest.mark.parametrize("name", list(ULPS64_MP))
+def test_float64_ulps_against_mpmath(name):
+    rng = np.random.default_rng(2)
+    x = np.concatenate([rng.uniform(-40, 40, 12_000), rng.uniform(-1, 1, 4_000), rng.standard_normal(2_000) * 1e-5,
+                        rng.uniform(-28, -20, 2_000), rng.uniform(20, 28, 2_000),
+                        [0.0, -0.0, 0.5, -0.5, np.nextafter(0.5, 0), 28.0, -28.0, 40.0, -40.0, 1e-300, 5e-324]])
+    x = np.concatenate([x, np.nextafter(0.5 * np.sqrt(2), [0, 1]), -np.nextafter(0.5 * np.sqrt(2), [0, 1])])
+    out = np.empty_like(x)
+    _apply(name)(x, out)
+    with mpmath.workdps(40):
+        ref = np.array([float(REF_MP[name](mpmath.mpf(float(v)))) for v in x])
+    err = _ulps(out, ref)
+    assert err.max() <= ULPS64_MP[name], f"{name}: {err.max():.2f} ULP at {x[np.argmax(err)]!r}"
+
+
+@pytest.mark.parametrize("name", list(ULPS64_MP))
+def test_float64_special_values(name):
+    x = np.array([np.inf, -np.inf, np.nan])
+    out = np.empty_like(x)
+    _apply(name)(x, out)
+    want = {"erf": [1.0, -1.0], "erfc": [0.0, 2.0], "norm_cdf": [1.0, 0.0], "norm_pdf": [0.0, 0.0]}[name]
+    assert out[:2].tolist() == want and np.isnan(out[2])
 
 
 STRUCTURE = r"""
