@@ -453,7 +453,7 @@ def _two_sum64(a, b):
 def _horner_unrolled(n):
     """Horner's rule for a tuple of n coefficients (constant term first), written out: a loop over the tuple
     would index it at run time, which stops the caller's loop from vectorizing."""
-    lines = [f"def horner(c, x):", f"    p = c[{n - 1}]"]
+    lines = ["def horner(c, x):", f"    p = c[{n - 1}]"]
     lines += [f"    p = p * x + c[{i}]" for i in range(n - 2, -1, -1)]
     scope = {}
     exec("\n".join(lines + ["    return p"]), scope)
