@@ -134,6 +134,8 @@ def _jax_put(a):
     would otherwise run during fastact's timings (it slowed the first case of a suite by up to a third)."""
     import jax
 
+    if a.dtype == np.float64:
+        jax.config.update("jax_enable_x64", True)  # without it JAX computes float64 input in float32
     return jax.block_until_ready(jax.device_put(a))
 
 

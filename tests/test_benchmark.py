@@ -2,6 +2,7 @@
 import math
 
 import numpy as np
+import pytest
 
 import fastact
 from fastact import benchmark, cli
@@ -40,3 +41,15 @@ def test_cli_bench_runs_and_refuses_unknown_names(capsys):
     assert cli.main(["bench", "--size", str(N), "--only", "nosuch"]) == 2
     assert "nosuch" in capsys.readouterr().err
     assert cli.main(["bench", "--size", str(N), "--suite", "nosuch"]) == 2
+
+
+def test_comparison_libraries_compute_float64_in_float64():
+    """JAX computes float64 input in float32 unless told otherwise: the bench would time it on half the bytes."""
+    libs = benchmark.comparisons()
+    if not libs:
+        pytest.skip("neither PyTorch nor JAX is installed")
+    for lib, (convert, fns) in libs.items():
+        a = convert(np.linspace(-3, 3, 64))
+        out = fns["gelu erf"][0](a)
+        assert "float64" in str(out.dtype), (lib, out.dtype)
+        np.testing.assert_allclose(np.asarray(out), fastact.gelu(np.linspace(-3, 3, 64)), rtol=1e-12, atol=1e-300)
