@@ -15,9 +15,9 @@ polynomial. tanh(x) = t/(t+2) with t = expm1(2x). norm_cdf/erfc use erfc(a) = ex
 polynomial of z = (a-2)/(a+2) (float64: (a-4)/(a+4), carried in double-float) and a² split exactly with an FMA;
 float64 erf/erfc/Φ take erf's Taylor series below a = ½.
 """
+import functools
 import math
 
-import numba
 import numpy as np
 from numba.core import types
 from numba.extending import overload
@@ -26,6 +26,29 @@ from ._bits import fma, pow2_shifted, scale_by_shifted, split_exponent, split_ma
 from ._jit import JIT_OPTIONS, cpu_jit
 
 _inline_jit = cpu_jit(inline="always")
+
+@functools.cache
+def _horner_source(n):
+    """Horner's rule for a tuple of n coefficients (constant term first), written out: a loop over the tuple
+    would index it at run time, which stops the caller's loop from vectorizing."""
+    lines = ["def horner(c, x):", f"    p = c[{n - 1}]"]
+    lines += [f"    p = p * x + c[{i}]" for i in range(n - 2, -1, -1)]
+    scope = {}
+    exec("\n".join(lines + ["    return p"]), scope)
+    return scope["horner"]
+
+
+def _horner(c, x):
+    """c[0] + x·(c[1] + x·(...)) for a constant tuple c, by Horner's rule (in FMAs, once compiled)."""
+    return _horner_source(len(c))(c, x)
+
+
+@overload(_horner, target="cpu", jit_options=JIT_OPTIONS, inline="always")
+def _horner_ov(c, x):
+    if isinstance(c, types.BaseTuple) and len(c) > 0:
+        return _horner_source(len(c))
+    return None
+
 
 f32 = np.float32
 f64 = np.float64
@@ -48,6 +71,7 @@ _LOG2E64, _SHIFT64 = f64(1.4426950408889634), f64(6755399441055744.0)  # 1.5·2^
 _SHIFT32_HALF, _SHIFT64_HALF = _SHIFT32 - f32(1.0), _SHIFT64 - f64(1.0)  # k's bits carry n - 1: 2^(n-1)
 _LN2HI64, _LN2LO64 = f64(6.93147180369123816490e-01), f64(1.90821492927058770002e-10)
 _E64 = tuple(f64(1.0 / math.factorial(i)) for i in range(16))
+_E64_EXPM1 = _E64[2:15]  # expm1(r) = r + r²·Σ r^(i-2)/i!
 
 
 @_inline_jit
@@ -72,49 +96,18 @@ def _reduce64(x, shift=_SHIFT64):
 @_inline_jit
 def _expm1_poly32(r):
     """expm1(r) for |r| <= ln2/2 as r + r²·P(r), P a relative minimax of degree 4 (fit error 1.3e-8)."""
-    c = _EXPM1P32
-    p = c[4]
-    p = p * r + c[3]
-    p = p * r + c[2]
-    p = p * r + c[1]
-    p = p * r + c[0]
-    return r + r * r * p
+    return r + r * r * _horner(_EXPM1P32, r)
 
 
 @_inline_jit
 def _expm1_poly64(r):
     """expm1(r) for |r| <= ln2/2, Taylor to r^14."""
-    e = _E64
-    p = e[14]
-    p = p * r + e[13]
-    p = p * r + e[12]
-    p = p * r + e[11]
-    p = p * r + e[10]
-    p = p * r + e[9]
-    p = p * r + e[8]
-    p = p * r + e[7]
-    p = p * r + e[6]
-    p = p * r + e[5]
-    p = p * r + e[4]
-    p = p * r + e[3]
-    p = p * r + e[2]
-    return r + r * r * p
-
-
-@_inline_jit
-def _horner_exp32(r, c):
-    p = c[6]
-    p = p * r + c[5]
-    p = p * r + c[4]
-    p = p * r + c[3]
-    p = p * r + c[2]
-    p = p * r + c[1]
-    return p * r + c[0]
+    return r + r * r * _horner(_E64_EXPM1, r)
 
 
 @_inline_jit
 def _estrin_exp32(r, c):
-    """The polynomial of _horner_exp32 by Estrin's scheme: a dependency chain of 4 FMAs instead of 6, one more
+    """exp's polynomial (_EXPP32) by Estrin's scheme: a dependency chain of 4 FMAs instead of 6, one more
     operation, and 1.44 ULP against 1.06 for exp (its last addition rounds a sum of two rounded terms)."""
     r2 = r * r
     a = c[1] * r + c[0]
@@ -125,7 +118,7 @@ def _estrin_exp32(r, c):
 
 @_inline_jit
 def _exp_poly32(r):
-    return _horner_exp32(r, _EXPP32)
+    return _horner(_EXPP32, r)
 
 
 # In exp, `high = xc > 0` picks the form of the scaling; for an argument such as -|x| it is known false and the
@@ -156,7 +149,7 @@ def _exp_neg_abs32(x):
 def _exp_neg_sum32(a, tail):
     """e^-(a + tail) for a >= 0 and |tail| <= ulp(a): the tail joins the reduced argument."""
     r, k = _reduce_nonpos32(-a, tail)
-    return _horner_exp32(r, _EXPP32_LOW) * pow2_shifted(k)
+    return _horner(_EXPP32_LOW, r) * pow2_shifted(k)
 
 
 @_inline_jit
@@ -287,17 +280,7 @@ _LOG1P_UNIT32 = tuple(f32(c) for c in (
 
 @_inline_jit
 def _log1p_unit32(x):
-    c = _LOG1P_UNIT32
-    p = c[8]
-    p = p * x + c[7]
-    p = p * x + c[6]
-    p = p * x + c[5]
-    p = p * x + c[4]
-    p = p * x + c[3]
-    p = p * x + c[2]
-    p = p * x + c[1]
-    p = p * x + c[0]
-    return x + (x * x) * p
+    return x + (x * x) * _horner(_LOG1P_UNIT32, x)
 
 
 @_inline_jit
@@ -336,6 +319,7 @@ _ERFCXQ_HIGH32 = tuple(f32(c) for c in _ERFCXQ[2:])
 _ERFCXQ0_64, _ERFCXQ1_64 = f64(_ERFCXQ[0]), f64(_ERFCXQ[1])
 # erf(a) = a·Σ d_j a^(2j) for |a| < 0.84375 (Taylor, 2/√π·(-1)^j/(j!(2j+1))).
 _ERF_T32 = tuple(f32(2 / math.sqrt(math.pi) * (-1) ** j / (math.factorial(j) * (2 * j + 1))) for j in range(10))
+_ERF_T32_HIGH = _ERF_T32[1:]
 _SQRT1_2_32, _SQRT1_2_64 = f32(math.sqrt(0.5)), f64(math.sqrt(0.5))
 _INV_SQRT_2PI_64 = f64(1 / math.sqrt(2 * math.pi))
 
@@ -347,16 +331,7 @@ def _erfcx32(a):
     moves by up to 2.3 times that relative error."""
     q = f32(1.0) / (a + f32(2.0))
     z = f32(1.0) - f32(4.0) * q
-    c = _ERFCXQ_HIGH32
-    p = c[8]
-    p = p * z + c[7]
-    p = p * z + c[6]
-    p = p * z + c[5]
-    p = p * z + c[4]
-    p = p * z + c[3]
-    p = p * z + c[2]
-    p = p * z + c[1]
-    p = p * z + c[0]
+    p = _horner(_ERFCXQ_HIGH32, z)
     q64 = f64(1.0) / (f64(a) + f64(2.0))
     z64 = f64(1.0) - f64(4.0) * q64
     return (_ERFCXQ0_64 + z64 * (_ERFCXQ1_64 + z64 * f64(p))) * q64
@@ -382,18 +357,8 @@ def _erfc_pos32(a, e):
 
 @_inline_jit
 def _erf_small32(a):
-    d = _ERF_T32
     z = a * a
-    p = d[9]
-    p = p * z + d[8]
-    p = p * z + d[7]
-    p = p * z + d[6]
-    p = p * z + d[5]
-    p = p * z + d[4]
-    p = p * z + d[3]
-    p = p * z + d[2]
-    p = p * z + d[1]
-    return a * d[0] + a * z * p
+    return a * _ERF_T32[0] + a * z * _horner(_ERF_T32_HIGH, z)
 
 
 @_inline_jit
@@ -450,20 +415,6 @@ def _two_sum64(a, b):
     return s, (a - (s - bb)) + (b - bb)
 
 
-def _horner_unrolled(n):
-    """Horner's rule for a tuple of n coefficients (constant term first), written out: a loop over the tuple
-    would index it at run time, which stops the caller's loop from vectorizing."""
-    lines = ["def horner(c, x):", f"    p = c[{n - 1}]"]
-    lines += [f"    p = p * x + c[{i}]" for i in range(n - 2, -1, -1)]
-    scope = {}
-    exec("\n".join(lines + ["    return p"]), scope)
-    return numba.njit(inline="always", **JIT_OPTIONS)(scope["horner"])  # no cache: it has no source file
-
-
-_horner_erfcx_high64 = _horner_unrolled(len(_ERFCX_F64_HIGH))
-_horner_erf64 = _horner_unrolled(len(_ERF_T64))
-
-
 @_inline_jit
 def _horner_step2(ph, pl, x, c):
     """One Horner step (ph + pl)·x + c in double-float: the rounding errors of the product and the sum are
@@ -486,7 +437,7 @@ def _erfcx64(a):
     zh = nh / dh
     zl = (fma(-zh, dh, nh) + (nl - zh * dl)) / dh  # the division's remainder is exact
     c = _ERFCX_F64
-    ph, pl = _horner_step2(_horner_erfcx_high64(_ERFCX_F64_HIGH, zh), f64(0.0), zh, c[2])
+    ph, pl = _horner_step2(_horner(_ERFCX_F64_HIGH, zh), f64(0.0), zh, c[2])
     ph, pl = _horner_step2(ph, pl, zh, c[1])
     ph, pl = _horner_step2(ph, pl, zh, c[0])
     pl = pl + _ERFCX_F64_0LO
@@ -508,7 +459,7 @@ def _erfc_big64(a):
 
 @_inline_jit
 def _erf_small64(x):
-    return x * _horner_erf64(_ERF_T64, x * x)
+    return x * _horner(_ERF_T64, x * x)
 
 
 @_inline_jit
@@ -536,7 +487,7 @@ def _norm_cdf64(x):
     lo = fma(xa, xa, -hi)
     c = f64(0.5) * _exp_nonpos_sum64(f64(-0.5) * hi, f64(0.5) * lo) * _erfcx64(uc)
     big = c if x < f64(0.0) else f64(1.0) - c
-    small = f64(0.5) + x * _HALF_SQRT1_2_64 * _horner_erf64(_ERF_T64, f64(0.5) * (x * x))
+    small = f64(0.5) + x * _HALF_SQRT1_2_64 * _horner(_ERF_T64, f64(0.5) * (x * x))
     return small if u < f64(0.5) else big
 
 
