@@ -430,6 +430,61 @@ def _function(kernel, compiled):
     return fn
 
 
+SHARED_DEFAULT = 48 * 1024  # dynamic shared memory a block may take without opting in
+_SHARED: dict = {}  # device id -> (bytes a block may opt in to, bytes an SM has, bytes reserved a block)
+_OPTED: dict = {}  # (kernel, device id) -> the dynamic shared memory it was allowed
+
+
+def _cufunc(kernel):
+    """Numba's function object for a kernel compiled for one signature, in the current context."""
+    (_, compiled), = kernel.overloads.items()
+    return compiled._codelibrary.get_cufunc()
+
+
+def shared_room(kernel, blocks: int):
+    """Bytes of dynamic shared memory `kernel` may take with `blocks` blocks on an SM, after opting in (its static
+    shared memory and the driver's reservation taken off); None under the simulator or where the driver does not
+    say."""
+    if _simulated():
+        return None
+    fn = _cufunc(kernel)
+    limits = _SHARED.get(fn.device.id)
+    if limits is None:
+        dev = fn.device
+        try:
+            limits = (dev.MAX_SHARED_MEMORY_PER_BLOCK_OPTIN, dev.MAX_SHARED_MEMORY_PER_MULTIPROCESSOR,
+                      dev.RESERVED_SHARED_MEMORY_PER_BLOCK)
+        except Exception:  # noqa: BLE001 - a driver without these attributes: no opting in
+            limits = ()
+        _SHARED[fn.device.id] = limits
+    if not limits:
+        return None
+    per_block, per_sm, reserved = limits
+    return max(0, min(per_block, per_sm // blocks - reserved) - fn.attrs.shared)
+
+
+def allow_shared(kernel, nbytes: int) -> bool:
+    """Let `kernel` take `nbytes` of dynamic shared memory: past SHARED_DEFAULT a kernel must opt in, and it asks
+    for all of an SM's L1 as shared memory, so that as many blocks fit as shared_room counted on (once per kernel,
+    device and size). False if the driver refused."""
+    if _simulated() or nbytes <= SHARED_DEFAULT:
+        return True
+    fn = _cufunc(kernel)
+    key = (kernel, fn.device.id)
+    if _OPTED.get(key, 0) >= nbytes:
+        return True
+    from numba.cuda.cudadrv.driver import binding, driver
+
+    try:
+        attr = binding.CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
+        driver.cuKernelSetAttribute(attr, nbytes, fn.handle, fn.device.id)
+        fn.set_shared_memory_carveout(100)
+    except Exception:  # noqa: BLE001 - the caller falls back to what needs no opting in
+        return False
+    _OPTED[key] = nbytes
+    return True
+
+
 # ---------------------------------------------------------------------------------------------------- elementwise
 def _unrolled(name: str, args: str, setup: str, loads: str, stores: str, step: str = "") -> str:
     """A grid-stride kernel taking ITEMS elements a stride apart per step: all their loads first, then the

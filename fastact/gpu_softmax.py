@@ -1,12 +1,13 @@
 """CUDA softmax and log-softmax, forward and backward, in four layouts chosen by shape.
 
-- rows: rows along the last axis of up to ROWS_MAX elements, held in registers (x, or g and y, read once): a row
+- rows: rows along the last axis of up to rows_max() elements, held in registers (x, or g and y, read once): a row
   is taken by `width` lanes of `items` elements each (_rows_shape: short rows share a warp, long ones take several
   warps, which meet in shared memory; forward rows past STASH_ROW keep half their elements in shared memory). The
   row's max, then Σ e^(x - max), each merged across lanes;
 - block: longer rows; a block per row. Each thread keeps a running (max, sum) over its elements (the sum rescaled
   when the max grows: max and sum in one pass), merged by shuffles within warps and through shared memory across
-  them. A row of up to ROW_CACHE bytes stays in shared memory for the write pass;
+  them. The forward keeps as much of the row in shared memory for the write pass as the GPU lets a block opt in
+  to (_block_plan), and reads the rest again;
 - split: fewer than SPLIT_ROWS rows of at least 2·SPLIT_CHUNK elements; each row is cut in chunks over the blocks of
   a 2-D grid. One kernel leaves each chunk's (max, sum); a second merges the row's pairs and writes its chunk;
 - columns: the softmax axis is not the last; a block takes 32 adjacent columns (coalesced loads) and
@@ -29,9 +30,11 @@ from .softmax import _axis, _split
 
 THREADS = G.THREADS  # threads per block
 WARP = 32
-ROWS_MAX = 16384  # longest row held in registers (1,024 lanes of 16 elements: 64 registers a thread)
+ROWS_MAX = 16384  # longest float32 row held in registers (1,024 lanes of 16 elements: 64 registers a thread)
 STASH_ROW = 8192  # longer forward rows hold half their elements in shared memory
-ROW_CACHE = 32768  # bytes of a row kept in shared memory by the block layout
+ROW_CACHE = 32768  # bytes of a row the block layout keeps in shared memory where the GPU's limits are unknown
+BLOCK_SHAPES = ((512, 2), (1024, 1))  # (threads a block, blocks an SM) the block layout's forward tries, in order
+BLOCK_UNROLL = 32  # bytes a thread of those loads at a time: within their 64 registers (64 float32 spilled 132 bytes)
 SPLIT_ROWS = 128  # the split layout is for fewer rows than this ...
 SPLIT_CHUNK = 8192  # ... of at least 2·SPLIT_CHUNK elements, cut in chunks of this many
 # elements a thread loads before using them (block and split layouts). Measured on an H100, 2^28
@@ -424,14 +427,19 @@ def _functions(work: str, width: int, items: int, unroll: int, threads: int, sta
         store_row(dx[first:], lim, gs)
 
     # --- block: a block per row
-    def forward_block(x, keep, y, rows, n, scale, use_mask, log, cached):
+    def forward_block(x, keep, y, rows, n, scale, use_mask, log, cache):
+        """The row's first `cache` elements (a multiple of `threads`, or n) stay in shared memory for the write
+        pass, which takes the rest first, while they are likely still in L2."""
         row = cuda.shared.array(0, W)
         t = cuda.threadIdx.x
         base = cuda.blockIdx.x * n
-        m, s = stats(x, keep, base, t, n, threads, scale, use_mask, row, cached)
+        m, s = stats(x, keep, base, t, cache, threads, scale, use_mask, row, True)
+        m2, s2 = stats(x, keep, base, cache + t, n, threads, scale, use_mask, row, False)
+        m, s = merge(m, s, m2, s2)
         m, s = block_merge(m, s)
         inv, ls = finals(s, log)
-        write(x, keep, y, base, t, n, threads, scale, use_mask, m, inv, ls, log, row, cached)
+        write(x, keep, y, base, cache + t, n, threads, scale, use_mask, m, inv, ls, log, row, False)
+        write(x, keep, y, base, t, cache, threads, scale, use_mask, m, inv, ls, log, row, True)
 
     def backward_block(g, yv, dx, rows, n, log):
         t = cuda.threadIdx.x
@@ -538,7 +546,7 @@ def _signature(name: str, dt_in: str, dt_out: str, work: str):
     return {
         "forward_rows": (x, mask, y, i, i, f, b, b),
         "backward_rows": (x, x, y, i, i, b),
-        "forward_block": (x, mask, y, i, i, f, b, b, b),
+        "forward_block": (x, mask, y, i, i, f, b, b, i),
         "backward_block": (x, x, y, i, i, b),
         "stats_split": (x, mask, w, d, i, i, f, b),
         "forward_split": (x, mask, y, w, d, i, i, f, b, b),
@@ -556,8 +564,9 @@ def _compiled(name: str, dt_in: str, dt_out: str, width: int, items: int, unroll
 
     work = str(G._dtypes(dt_in)[0])
     fn = _functions(work, width, items, unroll, threads, stash)[name]
-    # at most 64 registers a thread: a block of 1,024 threads, or two of 512 with a stash
-    bounds = {} if threads <= G.THREADS or G._simulated() else {"launch_bounds": (threads, 2) if stash else threads}
+    # at most 64 registers a thread: a block of 1,024 threads, or two of 512 (with a stash, or forward_block)
+    blocks = 2 if stash else dict(BLOCK_SHAPES).get(threads, 1) if name == "forward_block" else 1
+    bounds = {} if threads <= G.THREADS or G._simulated() else {"launch_bounds": (threads, blocks)}
     return _load().jit(types.void(*_signature(name, dt_in, dt_out, work)), **bounds)(fn)
 
 
@@ -569,15 +578,23 @@ def _kernel(name: str, dt_in: str, dt_out: str, width: int = WARP, items: int = 
 
 
 # ---------------------------------------------------------------------------------------------------- layouts
-def layout(rows: int, n: int, inner: int) -> str:
-    """Which kernels take a softmax of `rows` rows of n elements with stride `inner` (a function of the shape)."""
+def layout(rows: int, n: int, inner: int, itemsize: int = 4) -> str:
+    """Which kernels take a softmax of `rows` rows of n elements with stride `inner`, computed in `itemsize`-byte
+    floats (a function of the shape and the compute dtype)."""
     if inner > 1:
         return "columns"
     if rows < SPLIT_ROWS and n >= 2 * SPLIT_CHUNK:
         return "split"
-    if n <= ROWS_MAX:
+    if n <= rows_max(itemsize):
         return "rows"
     return "block"
+
+
+def rows_max(itemsize: int) -> int:
+    """The rows layout's longest row: ROWS_MAX float32, half as many float64 (the row, or g and y, in 64 registers
+    a thread; float64 rows of 16,384 spilled, and their forward's stash would pass the 48 KiB of static shared
+    memory ptxas allows)."""
+    return ROWS_MAX * 4 // max(4, itemsize)
 
 
 def _rows_shape(n: int, backward: bool) -> tuple[int, int, int]:
@@ -594,6 +611,28 @@ def _rows_shape(n: int, backward: bool) -> tuple[int, int, int]:
     items = min(items, 1 << (n - 1).bit_length())
     stash = items if not backward and n > STASH_ROW else 0
     return 1 << (-(-n // (items + stash)) - 1).bit_length(), items, stash
+
+
+def _block_plan(dt: tuple, n: int, itemsize: int):
+    """(kernel, threads a block, leading elements of the row kept in shared memory) for the block layout's forward.
+    Two blocks of 512 threads an SM where the whole row fits in half an SM's shared memory; else one block of 1,024
+    keeping as much of the row as a block may opt in to (an H100: 227 KiB, 87.5% of a row of 65,536 float32), the
+    rest read again, from L2 if it is still there. Where the GPU's limits are unknown (the simulator) or the driver
+    refuses, THREADS and ROW_CACHE bytes."""
+    for threads, blocks in BLOCK_SHAPES:
+        kernel = _kernel("forward_block", *dt, unroll=BLOCK_UNROLL // itemsize, threads=threads)
+        room = G.shared_room(kernel, blocks)
+        if room is None:
+            break
+        cache = _cache(n, threads, room // itemsize)
+        if (cache == n or blocks == 1) and G.allow_shared(kernel, cache * itemsize):
+            return kernel, threads, cache
+    return _kernel("forward_block", *dt), THREADS, _cache(n, THREADS, ROW_CACHE // itemsize)
+
+
+def _cache(n: int, threads: int, room: int) -> int:
+    """Elements of a row of n kept in shared memory with room for `room`: all, or a multiple of `threads`."""
+    return n if n <= room else room // threads * threads
 
 
 def _rows_launch(name: str, dt: tuple, rows: int, n: int, call, *args) -> None:
@@ -622,13 +661,13 @@ def softmax_forward(x, axis, out, scale, mask, log):
     if d.size:
         xs, ys = G.flat(d), G.flat(y)
         dt, use_mask = (G._name(d.dtype), G._name(final)), mask is not None
-        rows, kind = outer * inner, layout(outer * inner, n, inner)
+        rows, kind = outer * inner, layout(outer * inner, n, inner, work.itemsize)
         if kind == "rows":
             _rows_launch("forward_rows", dt, rows, n, call, xs, keep, ys, rows, n, s, use_mask, log)
         elif kind == "block":
-            cached = n * work.itemsize <= ROW_CACHE
-            launch(_kernel("forward_block", *dt), rows, THREADS, call, xs, keep, ys, rows, n, s, use_mask, log, cached,
-                   shared=n * work.itemsize if cached else 0)
+            kernel, threads, cache = _block_plan(dt, n, work.itemsize)
+            launch(kernel, rows, threads, call, xs, keep, ys, rows, n, s, use_mask, log, cache,
+                   shared=cache * work.itemsize)
         elif kind == "split":
             chunks = -(-n // SPLIT_CHUNK)
             pm, ps = call.empty((rows * chunks,), work), call.empty((rows * chunks,), np.float64)
@@ -652,7 +691,7 @@ def softmax_backward(grad, y, axis, out, log):
     if dy.size:
         gs, ys, xs = G.flat(dg), G.flat(dy), G.flat(dx)
         dt = (G._name(dy.dtype), G._name(final))
-        rows, kind = outer * inner, layout(outer * inner, n, inner)
+        rows, kind = outer * inner, layout(outer * inner, n, inner, work.itemsize)
         if kind == "rows":
             _rows_launch("backward_rows", dt, rows, n, call, gs, ys, xs, rows, n, log)
         elif kind == "block":

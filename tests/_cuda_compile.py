@@ -55,10 +55,11 @@ def compile_only(func_or_sig=None, device=False, **kw):
         return jit(func_or_sig, device=device, **kw)
 
     def compile_(fn):
-        row = {"kernel": f"{label[0]} {fn.__name__}", "signature": str(func_or_sig)}
+        row = {"kernel": f"{label[0]} {fn.__name__}", "signature": str(func_or_sig),
+               "launch_bounds": kw.get("launch_bounds")}
         try:
-            ptx, _ = cuda.compile_ptx(fn, func_or_sig.args, cc=CC)
-            if ptxas is not None and "float32" in label[0]:
+            ptx, _ = cuda.compile_ptx(fn, func_or_sig.args, cc=CC, launch_bounds=kw.get("launch_bounds"))
+            if ptxas is not None and ("float32" in label[0] or label[0].startswith("softmax")):
                 row.update(resources(ptx))
         except Exception as e:  # noqa: BLE001 - reported, and the test fails on it
             row["error"] = f"{type(e).__name__}: {e}"[:2000]
@@ -96,12 +97,16 @@ for dt in FLOATS:
             for backward in (False, True):
                 label[0] = f"gated {a}/{b} {dt}"
                 G._gated_kernel(a, b, backward, dt)
-    rows_shapes = {name: sorted({S._rows_shape(n, name.startswith("backward")) for n in range(1, S.ROWS_MAX + 1)})
+    longest = S.rows_max(G._dtypes(dt)[0].itemsize)
+    rows_shapes = {name: sorted({S._rows_shape(n, name.startswith("backward")) for n in range(1, longest + 1)})
                    for name in ("forward_rows", "backward_rows")}
     for name in S._functions(str(G._dtypes(dt)[0]), S.WARP, 1, S.UNROLL, S.THREADS):
-        for width, items, stash in rows_shapes.get(name, [(S.WARP, 1, 0)]):
-            unroll, threads = (1, max(S.THREADS, width)) if name in rows_shapes else (S.UNROLL, S.THREADS)
-            label[0] = f"softmax width={width} items={items} stash={stash} unroll={unroll} {dt}"
+        shapes = [(w, i, s, 1, max(S.THREADS, w)) for w, i, s in rows_shapes[name]] if name in rows_shapes else \
+            [(S.WARP, 1, 0, S.UNROLL, S.THREADS)]
+        if name == "forward_block":  # the large blocks of _block_plan
+            shapes += [(S.WARP, 1, 0, S.BLOCK_UNROLL // G._dtypes(dt)[0].itemsize, t) for t, _ in S.BLOCK_SHAPES]
+        for width, items, stash, unroll, threads in shapes:
+            label[0] = f"softmax width={width} items={items} stash={stash} unroll={unroll} threads={threads} {dt}"
             S._compiled(name, dt, dt, width, items, unroll, threads, stash)
 for row in rows:
     print(json.dumps(row))

@@ -104,11 +104,12 @@ def test_prelu(dtype):
 
 # (shape, axis, layout). Under the simulator the layout thresholds are shrunk (small_layouts) so that small shapes
 # reach every layout; on a GPU the real thresholds apply and large shapes are added.
-SMALL_CASES = [((4, 7), -1, "rows"), ((6, 1), -1, "rows"), ((5, 40), -1, "rows"), ((3, 100), -1, "block"),
+SMALL_CASES = [((4, 7), -1, "rows"), ((6, 1), -1, "rows"), ((5, 30), -1, "rows"), ((3, 100), -1, "block"),
                ((3, 300), -1, "block"), ((2, 1100), -1, "split"), ((3, 5, 6), 1, "columns"), ((6, 5), 0, "columns")]
 SOFTMAX_CASES = SMALL_CASES + (
     [] if SIM else [((4096, 8), -1, "rows"), ((1000, 3), -1, "rows"), ((2000, 200), -1, "rows"),
-                    ((32768, 1024), -1, "rows"), ((500, 3000), -1, "rows"), ((300, 16384), -1, "rows"),
+                    ((32768, 1024), -1, "rows"), ((500, 3000), -1, "rows"),
+                    ((300, 16384), -1, {"float32": "rows", "float64": "block"}),
                     ((200, 20000), -1, "block"), ((64, 65536), -1, "split"),
                     ((8, 100003), -1, "split"), ((1024, 4096), 0, "columns")])
 
@@ -118,7 +119,7 @@ def small_layouts(monkeypatch):
     if SIM:
         from fastact import gpu_softmax
 
-        # rows past 64 elements leave the registers, rows of 512 or more split (in chunks of 256: each thread
+        # rows past 64 elements (float64: 32) leave the registers, rows of 512 or more split (in chunks of 256: each thread
         # takes the unrolled step), rows of 512 float32 stay in shared memory
         monkeypatch.setattr(gpu_softmax, "ROWS_MAX", 64)
         monkeypatch.setattr(gpu_softmax, "UNROLL", 4)  # rows of 300 reach the unrolled loads (64 threads a block)
@@ -127,12 +128,12 @@ def small_layouts(monkeypatch):
         monkeypatch.setattr(gpu_softmax, "THREADS", 64)  # two warps a block: each simulated barrier is slow
 
 
-def _layout(shape, axis):
+def _layout(shape, axis, dtype=np.float32):
     from fastact import gpu_softmax
     from fastact.softmax import _split
 
     outer, n, inner = _split(shape, axis % len(shape))
-    return gpu_softmax.layout(outer * inner, n, inner)
+    return gpu_softmax.layout(outer * inner, n, inner, np.dtype(dtype).itemsize)
 
 
 @pytest.mark.parametrize("log", [False, True], ids=["softmax", "log_softmax"])
@@ -145,7 +146,8 @@ def test_softmax(log, dtype, small_layouts):
     rtol = 8 * np.finfo(dtype).eps
     for shape, axis, kind in SOFTMAX_CASES:
         if SIM or (shape, axis, kind) not in SMALL_CASES:  # the case covers the layout it is meant to
-            assert _layout(shape, axis) == kind
+            kind = kind[np.dtype(dtype).name] if isinstance(kind, dict) else kind
+            assert _layout(shape, axis, dtype) == kind
         x, g = _sample(shape, dtype), _sample(shape, dtype, seed=3)
         y = _host(f(cuda.to_device(x), axis=axis, scale=0.5))
         np.testing.assert_allclose(y, rf(x, axis=axis, scale=0.5), rtol=rtol, atol=rtol, err_msg=kind)
@@ -218,10 +220,60 @@ def test_softmax_rows_wider_than_a_warp(log, small_layouts, monkeypatch):
             np.testing.assert_allclose(got, f(x, mask=mask, scale=0.5), rtol=4e-6, atol=0, equal_nan=True)
         x = _sample((3, n), np.float64)
         y, g = f(x), _sample((3, n), np.float64, seed=2)
+        rtol = 8 * np.finfo(np.float64).eps
+        np.testing.assert_allclose(_host(f(cuda.to_device(x))), y, rtol=rtol, atol=0)
         dx = _host(fb(cuda.to_device(g), cuda.to_device(y)))
         rb = reference.log_softmax_backward if log else reference.softmax_backward
-        rtol = 8 * np.finfo(np.float64).eps
         np.testing.assert_allclose(dx, rb(g, y), rtol=rtol, atol=rtol * (1 + np.abs(g).sum(axis=-1).max()))
+
+
+@pytest.mark.parametrize("log", [False, True], ids=["softmax", "log_softmax"])
+def test_softmax_block_keeps_part_of_a_row_in_shared_memory(log, small_layouts, monkeypatch):
+    """The block layout's forward keeps a row's first elements in shared memory and reads the rest again: rows
+    kept whole, in part and not at all give the CPU path's result, special values and masks on both sides."""
+    from fastact import gpu_softmax
+
+    if SIM:  # 400 bytes: 100 float32 (64 in part of a longer row, one per thread), no float64 of a longer row
+        monkeypatch.setattr(gpu_softmax, "ROW_CACHE", 400)
+        monkeypatch.setattr(gpu_softmax, "SPLIT_ROWS", 2)
+    f = fastact.log_softmax if log else fastact.softmax
+    rng = np.random.default_rng(5)
+    seen = set()
+    for n, dtype in [(100, np.float32), (300, np.float32), (300, np.float64)] if SIM else \
+            [(20000, np.float32), (70000, np.float32), (70000, np.float64)]:
+        x, keep = _special_rows(n, rng)
+        reps = 2 if SIM else 17  # on a GPU the block layout takes SPLIT_ROWS rows or more
+        x, keep = np.concatenate([x] * reps).astype(dtype), np.concatenate([keep] * reps)
+        x[8, 1] = x[9, n - 2] = np.nan  # one in the kept part, one read again
+        assert _layout(x.shape, -1) == "block"
+        name = np.dtype(dtype).name
+        _, threads, cache = gpu_softmax._block_plan((name, name), n, np.dtype(dtype).itemsize)
+        seen.add("whole" if cache == n else "part" if cache else "none")
+        assert cache % threads == 0 or cache == n
+        for mask in (None, keep):
+            got = _host(f(cuda.to_device(x), mask=None if mask is None else cuda.to_device(mask), scale=0.5))
+            np.testing.assert_allclose(got, f(x, mask=mask, scale=0.5), rtol=8 * np.finfo(dtype).eps, atol=0,
+                                       equal_nan=True, err_msg=f"{n} {dtype.__name__} cache {cache}")
+    assert seen >= ({"whole", "part", "none"} if SIM else {"whole", "part"}), seen
+
+
+def test_softmax_block_plan_uses_the_shared_memory_a_gpu_allows(monkeypatch):
+    """With an H100's limits (227 KiB a block after opting in, 228 KiB an SM, 1 KiB reserved a block): rows that
+    fit in half an SM run two blocks of 512 threads an SM, whole; longer ones one block of 1,024, most of the row
+    kept; where the driver refuses to opt in, what needs no opting in."""
+    from fastact import gpu_softmax
+
+    monkeypatch.setattr(gpu, "shared_room", lambda kernel, blocks: min(232448, 233472 // blocks - 1024) - 384)
+    allowed = []
+    monkeypatch.setattr(gpu, "allow_shared", lambda kernel, nbytes: allowed.append(nbytes) or True)
+    dt = ("float32", "float32")
+    assert gpu_softmax._block_plan(dt, 20000, 4)[1:] == (512, 20000)
+    assert gpu_softmax._block_plan(dt, 65536, 4)[1:] == (1024, 57344)  # 87.5% of the row
+    assert gpu_softmax._block_plan(dt, 65536, 8)[1:] == (1024, 28672)
+    assert max(allowed) == 57344 * 4
+    monkeypatch.setattr(gpu, "allow_shared", lambda kernel, nbytes: nbytes <= 48 * 1024)
+    threads, cache = gpu_softmax._block_plan(dt, 65536, 4)[1:]
+    assert threads == gpu_softmax.THREADS and cache * 4 <= gpu_softmax.ROW_CACHE and cache % threads == 0
 
 
 def test_softmax_float16_and_mixed_dtypes(small_layouts):

@@ -44,6 +44,11 @@ def test_no_kernel_spills_to_local_memory(kernels):
     spilled = [k["kernel"] for k in measured if k["spill"] or k["stack"]]
     assert not spilled, spilled  # the rows layout's row must stay in registers
     assert all(k["registers"] <= 255 for k in measured)
+    bounded = [k for k in measured if k["launch_bounds"]]
+    assert bounded
+    for k in bounded:  # its blocks fit on an SM's 65,536 registers as many times as it asked for
+        threads, blocks = k["launch_bounds"]
+        assert k["registers"] * threads * blocks <= 65536, k
 
 
 def test_softmax_block_row_cache_fits_in_shared_memory(kernels):
