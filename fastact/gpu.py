@@ -11,6 +11,8 @@ resolution. Elementwise kernels use grid-stride loops with ITEMS independent ele
 from __future__ import annotations
 
 import math
+import threading
+from contextlib import contextmanager
 from functools import lru_cache
 
 import numpy as np
@@ -729,6 +731,45 @@ def bias_act_forward(decl, x, bias, out, values):
     return call.result(y, out)
 
 
+_SCRATCH: dict = {}  # CUDA context -> the float64 partial sums' buffer of the legacy default stream
+_SCRATCH_LOCK = threading.Lock()
+
+
+def _context_key():
+    if _simulated():
+        return "simulator"
+    from cuda.bindings import driver
+
+    err, ctx = driver.cuCtxGetCurrent()
+    return int(ctx) if err == driver.CUresult.CUDA_SUCCESS else None
+
+
+def _legacy_stream(stream) -> bool:
+    """Whether `stream` is the legacy default stream, which every call on it, from any thread, shares in order."""
+    from numba.cuda.core import config
+
+    legacy = _STREAMS.get(1) if config.CUDA_PER_THREAD_DEFAULT_STREAM else _STREAMS.get(0)
+    return legacy is not None and stream is legacy
+
+
+@contextmanager
+def partials(call: Call, shape: tuple):
+    """A float64 device array of `shape` for the partial sums that the kernels launched inside the block write and
+    read. On the legacy default stream (Numba arrays) one buffer per context is kept and grown: a Numba
+    allocation costs tens of µs (cuMemAlloc), the stream runs calls in order and the lock keeps one call's
+    kernels together on it. Elsewhere (other streams, CuPy or PyTorch pools), a new array each call."""
+    key = _context_key() if call.owner is None and _legacy_stream(call.stream) else None
+    if key is None:
+        yield call.empty(shape, np.float64)
+        return
+    size = math.prod(shape)
+    with _SCRATCH_LOCK:
+        buf = _SCRATCH.get(key)
+        if buf is None or buf.size < size:
+            buf = _SCRATCH[key] = call.empty((max(size, 1),), np.float64)
+        yield buf[:size].reshape(shape)
+
+
 ROWS_PER_CHUNK = 256  # rows summed by one block into one partial of dbias (more where the grid would be too tall)
 _MAX_GRID_Y = 65535  # CUDA's limit on a grid's y and z dimensions
 
@@ -748,16 +789,16 @@ def bias_act_backward(decl, grad, x, bias, out, values):
     dx = _out_device(call, out, tuple(d.shape), final)
     n = tuple(d.shape)[-1]
     rows = d.size // n if n else 0
+    if not d.size:  # no rows: dbias is 0
+        return call.result(dx, out), call.result(call.device(np.zeros(n, final), "bias"))
     per_chunk, chunks = _chunks(rows, ROWS_PER_CHUNK)
-    partial = call.empty((chunks, n), np.float64)
-    if d.size:
-        span = BIAS_SPAN if n >= THREADS * BIAS_SPAN else 0
-        k = _bias_kernel(decl.key, True, _name(d.dtype), span, BIAS_ROWS if span else 1)
-        grid, block = ((-(-n // (THREADS * span)), chunks), THREADS) if span else ((-(-n // 32), chunks), (32, 8))
+    dbias = call.empty((n,), final)
+    span = BIAS_SPAN if n >= THREADS * BIAS_SPAN else 0
+    k = _bias_kernel(decl.key, True, _name(d.dtype), span, BIAS_ROWS if span else 1)
+    grid, block = ((-(-n // (THREADS * span)), chunks), THREADS) if span else ((-(-n // 32), chunks), (32, 8))
+    with partials(call, (chunks, n)) as partial:
         launch(k, grid, block, call, flat(g), flat(d), b, flat(dx), partial, rows, n, per_chunk,
                *(work.type(v) for v in values))
-    dbias = call.empty((n,), final)
-    if n:
         launch(_column_sum(_name(final)), -(-n // THREADS), THREADS, call, partial, dbias)
     return call.result(dx, out), call.result(dbias)
 
@@ -966,19 +1007,17 @@ def prelu_backward(grad, x, weight):
     call = Call(grad, x, weight)
     d, g, w, work, final, (outer, channels, inner) = _prelu_inputs(call, x, weight, grad)
     dx = call.empty(tuple(d.shape), final)
-    per_chunk, chunks = _chunks(outer * inner, 65536)
-    partial = call.empty((chunks, channels), np.float64)
-    if d.size:
-        _, bwd, dw = _prelu_kernels(_name(work), _name(final))
-        launch(bwd, _grid(d.size), THREADS, call, flat(g), flat(d), w, flat(dx),
-               channels, max(inner, 1))
-        launch(dw, (channels, chunks), 256, call, flat(g), flat(d), partial, outer, channels,
-               max(inner, 1), per_chunk)
-    else:
-        partial = _numba_cuda().to_device(np.zeros((chunks, channels)), stream=call.stream)
     wshape = tuple(getattr(weight, "shape", np.shape(weight)))
-    if int(np.prod(wshape)) == 1 and channels != 1:  # one shared slope: the sum of every partial, in order
-        partial, channels = partial.reshape(chunks * channels, 1), 1
-    dweight = call.empty((channels,), work)
-    launch(_column_sum(_name(work)), -(-channels // THREADS), THREADS, call, partial, dweight)
+    if not d.size:  # no elements: dweight is 0
+        return call.result(dx), call.result(call.device(np.zeros(wshape, work), "weight"))
+    per_chunk, chunks = _chunks(outer * inner, 65536)
+    _, bwd, dw = _prelu_kernels(_name(work), _name(final))
+    launch(bwd, _grid(d.size), THREADS, call, flat(g), flat(d), w, flat(dx), channels, max(inner, 1))
+    shared = int(np.prod(wshape)) == 1 and channels != 1  # one slope: the sum of every partial, in order
+    dweight = call.empty((1 if shared else channels,), work)
+    with partials(call, (chunks, channels)) as partial:
+        launch(dw, (channels, chunks), 256, call, flat(g), flat(d), partial, outer, channels, max(inner, 1),
+               per_chunk)
+        total = partial.reshape(chunks * channels, 1) if shared else partial
+        launch(_column_sum(_name(work)), -(-dweight.size // THREADS), THREADS, call, total, dweight)
     return call.result(dx), call.result(dweight.reshape(wshape))

@@ -310,6 +310,45 @@ def test_bias_act(act, params, dtype):
         np.testing.assert_array_equal(again, db)  # deterministic
 
 
+def test_partial_sums_reuse_one_buffer_on_the_default_stream():
+    """dbias and dweight's partial sums: on the legacy default stream one buffer is kept, grown and reused (a
+    smaller call after a larger one, bias_act and prelu alike, each still exact); on another stream each call
+    gets its own (under the simulator arrays do not carry their stream, so partials() is asked directly); no
+    rows give zeros, not a previous call's partial sums."""
+    from numba.cuda.core import config
+
+    gpu._SCRATCH.clear()
+    rng = np.random.default_rng(9)
+    x, g, b = (rng.standard_normal(s).astype(np.float32) for s in ((600, 9), (600, 9), 9))
+    dev = [cuda.to_device(a) for a in (g, x, b)]
+    for rows, act in ((5, "relu"), (600, "silu"), (5, "gelu")):  # 1 chunk of 256 rows, then 3, then 1
+        dx, db = (_host(a) for a in fastact.bias_act_backward(*(cuda.to_device(a[:rows]) for a in (g, x)), dev[2],
+                                                              act))
+        np.testing.assert_allclose(db, dx.astype(np.float64).sum(axis=0), rtol=4e-7)
+        if config.CUDA_PER_THREAD_DEFAULT_STREAM:  # pragma: no cover - numba's default stream is then per thread
+            assert not gpu._SCRATCH
+            return
+        if rows == 600:
+            (buf,) = gpu._SCRATCH.values()
+            assert buf.size >= 3 * 9  # grown
+    w = np.full(9, 0.1, np.float32)
+    dw = _host(fastact.prelu_backward(cuda.to_device(g), cuda.to_device(x), cuda.to_device(w))[1])
+    np.testing.assert_allclose(dw, reference.prelu_backward(g, x, w.astype(np.float64))[1], rtol=1e-5)
+    assert list(gpu._SCRATCH.values()) == [buf]  # reused, not reallocated
+    empty = fastact.bias_act_backward(cuda.to_device(g[:0]), cuda.to_device(x[:0]), dev[2], "silu")[1]
+    np.testing.assert_array_equal(_host(empty), np.zeros(9, np.float32))
+    np.testing.assert_array_equal(_host(fastact.prelu_backward(g[:0], x[:0], w, device="cuda")[1]),
+                                  np.zeros(9, np.float32))
+    call = gpu.Call(dev[0])
+    for stream, shared in ((call.stream, True), (cuda.stream(), False)):
+        buf.copy_to_device(np.full(buf.size, np.nan))
+        call.stream = stream
+        with gpu.partials(call, (2, 3)) as p:
+            p.copy_to_device(np.zeros((2, 3)))
+        assert list(gpu._SCRATCH.values()) == [buf]
+        assert np.isnan(buf.copy_to_host()[:6]).all() != shared  # the default stream's buffer, else a new one
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name,params", [("glu", {}), ("swiglu", {}), ("geglu", {}),
                                          ("geglu", {"approximate": "tanh"})])
