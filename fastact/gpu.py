@@ -386,7 +386,7 @@ def _packer(t):
     return lambda v, out: out.append(convert(v))
 
 
-_LAUNCHERS: dict = {}  # kernel -> (its one compiled overload, the packers of its parameters)
+_LAUNCHERS: dict = {}  # kernel -> the packers of its parameters
 
 
 @lru_cache(maxsize=1024)
@@ -401,46 +401,47 @@ def launch(kernel, grid, block, call: "Call", *args, shared: int = 0) -> None:
     if _simulated():
         kernel[grid, block, call.stream, shared](*args)
         return
-    entry = _LAUNCHERS.get(kernel)
-    if entry is None:
-        (argtypes, compiled), = kernel.overloads.items()
-        entry = _LAUNCHERS[kernel] = (compiled, [_packer(t) for t in argtypes])
-    compiled, packers = entry
+    packers = _LAUNCHERS.get(kernel)
+    if packers is None:
+        (argtypes, _), = kernel.overloads.items()
+        packers = _LAUNCHERS[kernel] = [_packer(t) for t in argtypes]
     params: list = []
     for pack, v in zip(packers, args, strict=True):
         pack(v, params)
     from cuda.core import launch as core_launch
 
-    core_launch(call.core_stream(), _config(grid, block, shared), _function(kernel, compiled), *params)
+    core_launch(call.core_stream(), _config(grid, block, shared), _cufunc(kernel).kernel, *params)
 
 
-_FUNCTIONS: dict = {}  # (kernel, CUDA context) -> the kernel's loaded function in that context
+_CUFUNCS: dict = {}  # (kernel, CUDA context) -> Numba's function object for the kernel in that context
 
 
-def _function(kernel, compiled):
-    """The compiled kernel's function in the current context: Numba finds it through its context stack (7 µs a
-    launch on an H100 host); the driver's current context is a cheaper key."""
+def _context_key():
+    """The current CUDA context (a key of per-context caches), or None."""
+    if _simulated():
+        return "simulator"
     from cuda.bindings import driver
 
     err, ctx = driver.cuCtxGetCurrent()
-    key = (kernel, int(ctx)) if err == driver.CUresult.CUDA_SUCCESS and int(ctx) else None
-    fn = _FUNCTIONS.get(key) if key is not None else None
+    return int(ctx) if err == driver.CUresult.CUDA_SUCCESS and int(ctx) else None
+
+
+def _cufunc(kernel):
+    """Numba's function object for a kernel compiled for one signature, in the current context: Numba finds it
+    through its context stack (7 µs a launch on an H100 host); the driver's current context is a cheaper key."""
+    key = (kernel, _context_key())
+    fn = _CUFUNCS.get(key)
     if fn is None:
-        fn = compiled._codelibrary.get_cufunc().kernel
-        if key is not None:
-            _FUNCTIONS[key] = fn
+        (_, compiled), = kernel.overloads.items()
+        fn = compiled._codelibrary.get_cufunc()
+        if key[1] is not None:
+            _CUFUNCS[key] = fn
     return fn
 
 
 SHARED_DEFAULT = 48 * 1024  # dynamic shared memory a block may take without opting in
 _SHARED: dict = {}  # device id -> (bytes a block may opt in to, bytes an SM has, bytes reserved a block)
 _OPTED: dict = {}  # (kernel, device id) -> the dynamic shared memory it was allowed
-
-
-def _cufunc(kernel):
-    """Numba's function object for a kernel compiled for one signature, in the current context."""
-    (_, compiled), = kernel.overloads.items()
-    return compiled._codelibrary.get_cufunc()
 
 
 def shared_room(kernel, blocks: int):
@@ -475,13 +476,15 @@ def allow_shared(kernel, nbytes: int) -> bool:
     key = (kernel, fn.device.id)
     if _OPTED.get(key, 0) >= nbytes:
         return True
-    from numba.cuda.cudadrv.driver import binding, driver
+    from cuda.bindings import driver
 
+    attr = driver.CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
     try:
-        attr = binding.CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
-        driver.cuKernelSetAttribute(attr, nbytes, fn.handle, fn.device.id)
+        err, = driver.cuKernelSetAttribute(attr, nbytes, fn.handle, fn.device.id)
+        if err != driver.CUresult.CUDA_SUCCESS:
+            return False  # the caller falls back to what needs no opting in
         fn.set_shared_memory_carveout(100)
-    except Exception:  # noqa: BLE001 - the caller falls back to what needs no opting in
+    except Exception:  # noqa: BLE001 - as above
         return False
     _OPTED[key] = nbytes
     return True
@@ -733,15 +736,6 @@ def bias_act_forward(decl, x, bias, out, values):
 
 _SCRATCH: dict = {}  # CUDA context -> the float64 partial sums' buffer of the legacy default stream
 _SCRATCH_LOCK = threading.Lock()
-
-
-def _context_key():
-    if _simulated():
-        return "simulator"
-    from cuda.bindings import driver
-
-    err, ctx = driver.cuCtxGetCurrent()
-    return int(ctx) if err == driver.CUresult.CUDA_SUCCESS else None
 
 
 def _legacy_stream(stream) -> bool:

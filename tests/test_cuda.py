@@ -276,6 +276,39 @@ def test_softmax_block_plan_uses_the_shared_memory_a_gpu_allows(monkeypatch):
     assert threads == gpu_softmax.THREADS and cache * 4 <= gpu_softmax.ROW_CACHE and cache % threads == 0
 
 
+def test_opting_in_to_shared_memory(monkeypatch):
+    """shared_room and allow_shared against a stand-in for Numba's function object and the driver (an H100's
+    figures): the room per block count, one cuKernelSetAttribute per larger size (with the carveout asked for),
+    False where the driver refuses, None where the device does not say."""
+    from types import SimpleNamespace
+
+    from cuda.bindings import driver as drv
+
+    calls = []
+    dev = SimpleNamespace(id=0, MAX_SHARED_MEMORY_PER_BLOCK_OPTIN=232448, MAX_SHARED_MEMORY_PER_MULTIPROCESSOR=233472,
+                          RESERVED_SHARED_MEMORY_PER_BLOCK=1024)
+    fn = SimpleNamespace(device=dev, attrs=SimpleNamespace(shared=384), handle="kernel handle",
+                         set_shared_memory_carveout=lambda c: calls.append(("carveout", c)))
+    monkeypatch.setattr(gpu, "_simulated", lambda: False)
+    monkeypatch.setattr(gpu, "_cufunc", lambda kernel: fn)
+    monkeypatch.setattr(gpu, "_SHARED", {})
+    monkeypatch.setattr(gpu, "_OPTED", {})
+    monkeypatch.setattr(drv, "cuKernelSetAttribute", lambda *a: calls.append(a) or (drv.CUresult.CUDA_SUCCESS,))
+    assert gpu.shared_room("k", 1) == 232448 - 384
+    assert gpu.shared_room("k", 2) == 233472 // 2 - 1024 - 384
+    assert gpu.allow_shared("k", 40000) and not calls  # under 48 KiB: nothing to ask
+    assert gpu.allow_shared("k", 100000) and gpu.allow_shared("k", 90000) and gpu.allow_shared("k", 200000)
+    attr = drv.CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
+    assert calls == [(attr, 100000, "kernel handle", 0), ("carveout", 100),
+                     (attr, 200000, "kernel handle", 0), ("carveout", 100)]
+
+    monkeypatch.setattr(drv, "cuKernelSetAttribute", lambda *a: (drv.CUresult.CUDA_ERROR_INVALID_VALUE,))
+    assert not gpu.allow_shared("other kernel", 100000)
+    monkeypatch.setattr(gpu, "_SHARED", {})
+    fn.device = SimpleNamespace(id=1)  # a driver without the attributes
+    assert gpu.shared_room("k", 1) is None
+
+
 def test_softmax_float16_and_mixed_dtypes(small_layouts):
     x = _sample((3, 100), np.float16)
     y = fastact.softmax(cuda.to_device(x))
