@@ -613,12 +613,19 @@ def _rows_shape(n: int, backward: bool) -> tuple[int, int, int]:
     return 1 << (-(-n // (items + stash)) - 1).bit_length(), items, stash
 
 
+_PLANS: dict = {}  # (dtypes, n, item size, CUDA context) -> _block_plan's answer from the GPU's limits
+
+
 def _block_plan(dt: tuple, n: int, itemsize: int):
     """(kernel, threads a block, leading elements of the row kept in shared memory) for the block layout's forward.
     Two blocks of 512 threads an SM where the whole row fits in half an SM's shared memory; else one block of 1,024
     keeping as much of the row as a block may opt in to (an H100: 227 KiB, 87.5% of a row of 65,536 float32), the
     rest read again, from L2 if it is still there. Where the GPU's limits are unknown (the simulator) or the driver
-    refuses, THREADS and ROW_CACHE bytes."""
+    refuses, THREADS and ROW_CACHE bytes. Worked out once per row length and context."""
+    key = (dt, n, itemsize, G._context_key())
+    plan = _PLANS.get(key)
+    if plan is not None:
+        return plan
     for threads, blocks in BLOCK_SHAPES:
         kernel = _kernel("forward_block", *dt, unroll=BLOCK_UNROLL // itemsize, threads=threads)
         room = G.shared_room(kernel, blocks)
@@ -626,7 +633,10 @@ def _block_plan(dt: tuple, n: int, itemsize: int):
             break
         cache = _cache(n, threads, room // itemsize)
         if (cache == n or blocks == 1) and G.allow_shared(kernel, cache * itemsize):
-            return kernel, threads, cache
+            if len(_PLANS) >= 4096:  # many row lengths: keep the dict small
+                _PLANS.clear()
+            _PLANS[key] = kernel, threads, cache
+            return _PLANS[key]
     return _kernel("forward_block", *dt), THREADS, _cache(n, THREADS, ROW_CACHE // itemsize)
 
 

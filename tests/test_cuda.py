@@ -266,12 +266,15 @@ def test_softmax_block_plan_uses_the_shared_memory_a_gpu_allows(monkeypatch):
     monkeypatch.setattr(gpu, "shared_room", lambda kernel, blocks: min(232448, 233472 // blocks - 1024) - 384)
     allowed = []
     monkeypatch.setattr(gpu, "allow_shared", lambda kernel, nbytes: allowed.append(nbytes) or True)
+    monkeypatch.setattr(gpu_softmax, "_PLANS", {})
     dt = ("float32", "float32")
     assert gpu_softmax._block_plan(dt, 20000, 4)[1:] == (512, 20000)
     assert gpu_softmax._block_plan(dt, 65536, 4)[1:] == (1024, 57344)  # 87.5% of the row
     assert gpu_softmax._block_plan(dt, 65536, 8)[1:] == (1024, 28672)
     assert max(allowed) == 57344 * 4
+    assert gpu_softmax._block_plan(dt, 65536, 4)[1:] == (1024, 57344) and len(allowed) == 3  # worked out once
     monkeypatch.setattr(gpu, "allow_shared", lambda kernel, nbytes: nbytes <= 48 * 1024)
+    monkeypatch.setattr(gpu_softmax, "_PLANS", {})
     threads, cache = gpu_softmax._block_plan(dt, 65536, 4)[1:]
     assert threads == gpu_softmax.THREADS and cache * 4 <= gpu_softmax.ROW_CACHE and cache % threads == 0
 
