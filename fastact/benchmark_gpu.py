@@ -29,22 +29,30 @@ def gpu_time(fn: Callable[[], object], repeat: int) -> float:
     return best
 
 
-def host_cost(dtype=np.float32, calls: int = 2000) -> float:
-    """Host-side seconds per `relu(x, out=y)` call on 16 elements: the mean over many calls with one
-    synchronization at the end (the kernels queue behind the host, so this is what each call costs it)."""
+def host_costs(dtype=np.float32, calls: int = 2000) -> dict:
+    """Host-side seconds per call on tiny Numba device arrays, for `relu(x, out=y)` (16 elements) and
+    `bias_act_backward(g, x, bias, "relu", out=dx)` (16 × 16, with its dbias and partial sums): the mean over many
+    calls with one synchronization at the end (the kernels queue behind the host, so this is what each call costs
+    it)."""
     from numba import cuda
 
     from .gpu import _simulated
 
     calls = 10 if _simulated() else calls  # each simulated launch runs 256 Python threads
     x, y = cuda.to_device(np.ones(16, dtype)), cuda.device_array(16, dtype)
-    fastact.relu(x, out=y)
-    _sync()
-    t = time.perf_counter()
-    for _ in range(calls):
-        fastact.relu(x, out=y)
-    _sync()
-    return (time.perf_counter() - t) / calls
+    g2, x2, dx2 = cuda.to_device(np.ones((16, 16), dtype)), cuda.to_device(np.ones((16, 16), dtype)), \
+        cuda.device_array((16, 16), dtype)
+    costs = {}
+    for label, fn in [("relu(x, out=y) on 16 elements", lambda: fastact.relu(x, out=y)),
+                      ("bias_act_backward on 16×16", lambda: fastact.bias_act_backward(g2, x2, x, "relu", out=dx2))]:
+        fn()
+        _sync()
+        t = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        _sync()
+        costs[label] = (time.perf_counter() - t) / calls
+    return costs
 
 
 def _torch():
@@ -126,7 +134,7 @@ def run(n: int = 1 << 28, dtype=np.float32, repeat: int = 10, progress=None):
         ta, tb = torch.as_tensor(a, device="cuda"), torch.as_tensor(b, device="cuda")
         t_copy = min(t_copy, gpu_time(lambda: tb.copy_(ta), repeat))
     bw = 2 * a.nbytes / t_copy
-    overhead = host_cost(dtype)
+    overhead = host_costs(dtype)
     rows = []
     for name, kind, nbytes, fn, tfn in cases(n, dtype):
         if progress:
@@ -146,8 +154,8 @@ def format_table(bw, overhead, rows, n, dtype) -> str:
     name = getattr(cuda.get_current_device(), "name", "CUDA simulator")
     name = name.decode() if isinstance(name, bytes) else name
     head = (f"fastact {fastact.__version__} · {name} · {n:,} elements of {np.dtype(dtype).name} · device-to-device "
-            f"copy {bw / 1e9:.0f} GB/s (the faster of cuMemcpy and PyTorch's copy_) · call on 16 elements "
-            f"{overhead * 1e6:.1f} µs (host cost of relu(x, out=y), mean of many calls)\n")
+            f"copy {bw / 1e9:.0f} GB/s (the faster of cuMemcpy and PyTorch's copy_) · host cost a call (mean of "
+            f"many): " + ", ".join(f"{label} {t * 1e6:.1f} µs" for label, t in overhead.items()) + "\n")
     cols = ["operation", "pass", "ms", "GB/s", "× copy BW", "torch ms", "× torch"]
     lines = [" | ".join(cols), " | ".join("---" for _ in cols)]
     for r in rows:

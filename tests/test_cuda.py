@@ -510,3 +510,22 @@ def test_partial_sum_chunks_fit_the_grid(count, per):
     size, chunks = gpu._chunks(count, per)
     assert 1 <= chunks <= 65535 and size >= per and size * chunks >= count
     assert size * (chunks - 1) < max(count, 1)  # no empty chunk
+
+
+def test_gpu_benchmark_times_every_case():
+    """`fastact bench --device cuda`: every activation row both passes, the softmax shapes and bias_act, each
+    with a time and a fraction of the copy bandwidth, the host costs, and the table with a line per row."""
+    from fastact import benchmark_gpu
+    from fastact.benchmark import ACTIVATION_ROWS
+
+    n = 1024 if SIM else 1 << 20
+    bw, costs, rows = benchmark_gpu.run(n, np.float32, repeat=1)
+    assert bw > 0 and len(costs) == 2 and all(t > 0 for t in costs.values())
+    timed = {(r["name"], r["pass"]) for r in rows}
+    assert {(row, p) for row in ACTIVATION_ROWS for p in ("forward", "backward")} <= timed
+    assert any(name.startswith("softmax") for name, _ in timed)
+    assert any(name.startswith("bias_act") for name, _ in timed)
+    assert all(r["ms"] > 0 and r["copy_frac"] > 0 for r in rows)
+    table = benchmark_gpu.format_table(bw, costs, rows, n, np.float32)
+    assert all(label in table for label in costs)
+    assert len(table.splitlines()) == 1 + 2 + len(rows) + 1  # header, column names and rule, rows, footnote
