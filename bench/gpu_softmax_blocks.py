@@ -22,7 +22,7 @@ def variants(dt, n, itemsize):
     yield "plan", plan
     yield "48 KiB", (S._kernel("forward_block", *dt), S.THREADS, S._cache(n, S.THREADS, S.ROW_CACHE // itemsize))
     for threads, blocks in S.BLOCK_SHAPES:
-        kernel = S._kernel("forward_block", *dt, unroll=S.BLOCK_UNROLL // itemsize, threads=threads)
+        kernel = S._block_kernel(dt, itemsize, threads)
         room = gpu.shared_room(kernel, blocks)
         most = S._cache(n, threads, (room or 0) // itemsize)
         for cache in sorted({0, most // 2 // threads * threads, most}):

@@ -627,7 +627,7 @@ def _block_plan(dt: tuple, n: int, itemsize: int):
     if plan is not None:
         return plan
     for threads, blocks in BLOCK_SHAPES:
-        kernel = _kernel("forward_block", *dt, unroll=BLOCK_UNROLL // itemsize, threads=threads)
+        kernel = _block_kernel(dt, itemsize, threads)
         room = G.shared_room(kernel, blocks)
         if room is None:
             break
@@ -638,6 +638,11 @@ def _block_plan(dt: tuple, n: int, itemsize: int):
             _PLANS[key] = kernel, threads, cache
             return _PLANS[key]
     return _kernel("forward_block", *dt), THREADS, _cache(n, THREADS, ROW_CACHE // itemsize)
+
+
+def _block_kernel(dt: tuple, itemsize: int, threads: int):
+    """forward_block for one of BLOCK_SHAPES' thread counts, loading BLOCK_UNROLL bytes a thread at a time."""
+    return _kernel("forward_block", *dt, unroll=BLOCK_UNROLL // itemsize, threads=threads)
 
 
 def _cache(n: int, threads: int, room: int) -> int:

@@ -103,11 +103,13 @@ for dt in FLOATS:
     for name in S._functions(str(G._dtypes(dt)[0]), S.WARP, 1, S.UNROLL, S.THREADS):
         shapes = [(w, i, s, 1, max(S.THREADS, w)) for w, i, s in rows_shapes[name]] if name in rows_shapes else \
             [(S.WARP, 1, 0, S.UNROLL, S.THREADS)]
-        if name == "forward_block":  # the large blocks of _block_plan
-            shapes += [(S.WARP, 1, 0, S.BLOCK_UNROLL // G._dtypes(dt)[0].itemsize, t) for t, _ in S.BLOCK_SHAPES]
         for width, items, stash, unroll, threads in shapes:
             label[0] = f"softmax width={width} items={items} stash={stash} unroll={unroll} threads={threads} {dt}"
             S._compiled(name, dt, dt, width, items, unroll, threads, stash)
+        if name == "forward_block":  # the large blocks of _block_plan
+            for threads, _ in S.BLOCK_SHAPES:
+                label[0] = f"softmax block threads={threads} {dt}"
+                S._block_kernel((dt, dt), G._dtypes(dt)[0].itemsize, threads)
 for row in rows:
     print(json.dumps(row))
 print(json.dumps({"kernels": len(rows), "ptxas": ptxas is not None}), file=sys.stderr)
