@@ -1,5 +1,8 @@
 """Sweep float32 inputs through fastact.vecmath and report the worst error in ULPs against float64 libm.
 
+gpu_norm_cdf / gpu_norm_pdf are the GPU's float32 Φ and φ (fastact.gpu_math), compiled for the CPU: the same
+float32 arithmetic, except that the GPU's reciprocal is the hardware's approximation, whose error Φ corrects.
+
     python bench/ulp_sweep.py              # all 2^32 float32 inputs (minutes per function on 2 cores)
     python bench/ulp_sweep.py --step 97    # every 97th bit pattern
 """
@@ -14,6 +17,7 @@ import numba
 import numpy as np
 from numba import prange
 
+from fastact import gpu_math
 from fastact.vecmath import erf, erfc, exp, exp_neg_abs, exp_nonpos, expm1, log1p, log1p_unit, norm_cdf, norm_pdf, tanh
 
 @numba.njit
@@ -35,7 +39,8 @@ FUNCS = {"exp": (exp, math.exp), "exp_neg_abs": (exp_neg_abs, _exp_neg_abs_exact
          "exp_nonpos": (exp_nonpos, math.exp), "expm1": (expm1, math.expm1),
          "log1p": (log1p, math.log1p), "tanh": (tanh, math.tanh), "erf": (erf, math.erf), "erfc": (erfc, math.erfc),
          "norm_cdf": (norm_cdf, _norm_cdf_exact), "norm_pdf": (norm_pdf, _norm_pdf_exact),
-         "log1p_unit": (log1p_unit, math.log1p)}
+         "log1p_unit": (log1p_unit, math.log1p),
+         "gpu_norm_cdf": (gpu_math._cdf32, _norm_cdf_exact), "gpu_norm_pdf": (gpu_math._pdf32, _norm_pdf_exact)}
 DOMAIN = {"log1p_unit": (0.0, 1.0), "exp_nonpos": (-np.inf, 0.0)}  # the inputs a function is defined for (others are skipped)
 
 

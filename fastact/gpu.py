@@ -314,7 +314,9 @@ def _nbtype(dt):
 def _compile(source: str, names: dict, kernel: str, sig):
     """exec a kernel template and compile `kernel` for the signature `sig`."""
     c = _numba_cuda()
-    g = {"cuda": c, "np": np, **names}
+    from numba import types
+
+    g = {"cuda": c, "np": np, "U": types.uint64, **names}
     exec(compile(source, f"<fastact.gpu {kernel}>", "exec"), g)
     return c.jit(sig)(g[kernel]) if sig is not None else c.jit(g[kernel])
 
@@ -498,18 +500,18 @@ def _unrolled(name: str, args: str, setup: str, loads: str, stores: str, step: s
     In `loads`/`stores` (one line per element, indented 8) {k} is the element and i{k} its index;
     `step` (indented 8) runs after each element of the tail and after each full step."""
     k = range(ITEMS)
-    body = "".join(f"        i{j} = i0 + {j} * stride\n" for j in k[1:])
+    body = "".join(f"        i{j} = i0 + U({j}) * stride\n" for j in k[1:])
     body += "".join(loads.format(k=j) for j in k) + "".join(stores.format(k=j) for j in k)
     body += step.replace("{k}", str(ITEMS - 1)) if step else ""
     tail = loads.format(k=0) + stores.format(k=0) + (step.replace("{k}", "0") if step else "")
-    return (f"def {name}({args}):\n    stride = cuda.gridsize(1)\n    i0 = cuda.grid(1)\n{setup}"
-            f"    while i0 + {ITEMS - 1} * stride < n:\n{body}        i0 += {ITEMS} * stride\n"
+    return (f"def {name}({args}):\n    stride = U(cuda.gridsize(1))\n    i0 = U(cuda.grid(1))\n{setup}"
+            f"    while i0 + U({ITEMS - 1}) * stride < n:\n{body}        i0 += U({ITEMS}) * stride\n"
             f"    while i0 < n:\n{tail}        i0 += stride\n")
 
 
 _ELEMENTWISE = {
-    "forward": ("x, y{p}", "    n = x.size\n", "        a{k} = C(x[i{k}])\n", "        y[i{k}] = f(a{k}{p})\n"),
-    "backward": ("g, x, y{p}", "    n = x.size\n", "        g{k} = C(g[i{k}])\n        a{k} = C(x[i{k}])\n",
+    "forward": ("x, y{p}", "    n = U(x.size)\n", "        a{k} = C(x[i{k}])\n", "        y[i{k}] = f(a{k}{p})\n"),
+    "backward": ("g, x, y{p}", "    n = U(x.size)\n", "        g{k} = C(g[i{k}])\n        a{k} = C(x[i{k}])\n",
                  "        y[i{k}] = g{k} * d(a{k}{p})\n"),
 }
 
@@ -587,9 +589,10 @@ def _with_grad(call: Call, grad, x, name="x", grad_shape=None, half_ok=True):
 
 # ---------------------------------------------------------------------------------------------------- bias + act
 # forward: the column c of element i0 is tracked as i0 advances (one modulo per thread, not one per element)
-_BIAS_FORWARD = ("x, bias, y, cols{p}", "    n = x.size\n    c = i0 % cols\n    step = stride % cols\n",
+_BIAS_FORWARD = ("x, bias, y, cols{p}",
+                 "    n = U(x.size)\n    ucols = U(cols)\n    c = i0 % ucols\n    step = stride % ucols\n",
                  "        a{k} = C(x[i{k}]) + C(bias[c])\n"
-                 "        c += step\n        c = c - cols if c >= cols else c\n",
+                 "        c += step\n        c = c - ucols if c >= ucols else c\n",
                  "        y[i{k}] = f(a{k}{p})\n")
 
 _BIAS_BACKWARD = '''
