@@ -820,41 +820,20 @@ def _column_sum(dt_out: str):
 
 
 # ---------------------------------------------------------------------------------------------------- gated
-_GATED = '''
-def forward(x, y, h{pa}{pb}):
-    start = cuda.grid(1)
-    stride = cuda.gridsize(1)
-    total = y.size
-    for base in range(start, total, stride * {items}):
-        for k in range({items}):
-            i = base + k * stride
-            if i < total:
-                r = i // h
-                j = i - r * h
-                a = C(x[r * 2 * h + j])
-                b = C(x[r * 2 * h + h + j])
-                y[i] = fa(a{pa}) * fb(b{pb})
-
-
-def backward(g, x, dx, h{pa}{pb}):
-    start = cuda.grid(1)
-    stride = cuda.gridsize(1)
-    total = g.size
-    for base in range(start, total, stride * {items}):
-        for k in range({items}):
-            i = base + k * stride
-            if i < total:
-                r = i // h
-                j = i - r * h
-                ia = r * 2 * h + j
-                a = C(x[ia])
-                b = C(x[ia + h])
-                gi = C(g[i])
-                va = gi * da(a{pa}) * fb(b{pb})
-                vb = gi * fa(a{pa}) * db(b{pb})
-                dx[ia] = va
-                dx[ia + h] = vb
-'''
+# y[r, j] = fa(x[r, j])·fb(x[r, h + j]): element i's column j and the index ia of x[r, j] are tracked as i
+# advances by the stride (one division per thread, none per element)
+_GATED_SETUP = ("    uh = U(h)\n    r = i0 // uh\n    j = i0 - r * uh\n    ia = r * U(2) * uh + j\n"
+                "    rs = stride // uh\n    js = stride - rs * uh\n    ias = rs * U(2) * uh + js\n    n = U({n}.size)\n")
+_GATED_INDEX = ("        ia{k} = ia\n        a{k} = C(x[ia{k}])\n        b{k} = C(x[ia{k} + uh])\n"
+                "        j += js\n        wrap = j >= uh\n        j = j - uh if wrap else j\n"
+                "        ia = ia + ias + uh if wrap else ia + ias\n")
+_GATED = {
+    "forward": ("x, y, h{pa}{pb}", _GATED_SETUP.replace("{n}", "y"), _GATED_INDEX,
+                "        y[i{k}] = fa(a{k}{pa}) * fb(b{k}{pb})\n"),
+    "backward": ("g, x, dx, h{pa}{pb}", _GATED_SETUP.replace("{n}", "g"), _GATED_INDEX + "        g{k} = C(g[i{k}])\n",
+                 "        dx[ia{k}] = g{k} * da(a{k}{pa}) * fb(b{k}{pb})\n"
+                 "        dx[ia{k} + uh] = g{k} * fa(a{k}{pa}) * db(b{k}{pb})\n"),
+}
 
 
 @lru_cache(maxsize=None)
@@ -863,13 +842,15 @@ def _gated_kernel(a: str, b: str, backward: bool, dt: str):
 
     da_, db_ = REGISTRY[a], REGISTRY[b]
     work = _dtypes(dt)[0]
-    src = _GATED.format(pa=_params_src(da_, "a_"), pb=_params_src(db_, "b_"), items=ITEMS)
+    kernel = "backward" if backward else "forward"
+    pa, pb = _params_src(da_, "a_"), _params_src(db_, "b_")
+    src = _unrolled(kernel, *(part.replace("{pa}", pa).replace("{pb}", pb) for part in _GATED[kernel]))
     names = {"fa": device_function(da_.forward_py), "da": device_function(da_.derivative_py),
              "fb": device_function(db_.forward_py), "db": device_function(db_.derivative_py), "C": work.type}
     ps = [_nbtype(work)] * (len(da_.params) + len(db_.params))
     arr = _arr(dt)
     arrays = [arr, arr, arr] if backward else [arr, arr]
-    return _compile(src, names, "backward" if backward else "forward", types.void(*arrays, types.int64, *ps))
+    return _compile(src, names, kernel, types.void(*arrays, types.int64, *ps))
 
 
 def _gated_params(a, b, work):

@@ -88,6 +88,18 @@ def test_dispatch_rules():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name,params", [("relu", {}), ("gelu", {}), ("softplus", {"beta": 2.0})])
+def test_elementwise_unrolled_loop(name, params, dtype):
+    """2,000 elements: some threads take 4 elements a stride apart (the unrolled loop), the others the tail
+    (the shapes above are all tail under the simulator, and all unrolled loop on a GPU)."""
+    f, b = fast(name)
+    rf, rb = ref(name)
+    x, g = _sample((25, 80), dtype), _sample((25, 80), dtype, seed=1)
+    check_forward(name, params, x, _host(f(cuda.to_device(x), **params)), rf(x, **params))
+    check_backward(name, params, x, g, _host(b(cuda.to_device(g), cuda.to_device(x), **params)), rb(g, x, **params))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_prelu(dtype):
     x, g = _sample((5, 3, 4), dtype), _sample((5, 3, 4), dtype, seed=2)
     w = np.array([0.1, 0.25, -0.5], dtype)
@@ -389,7 +401,9 @@ def test_partial_sums_reuse_one_buffer_on_the_default_stream():
 @pytest.mark.parametrize("name,params", [("glu", {}), ("swiglu", {}), ("geglu", {}),
                                          ("geglu", {"approximate": "tanh"})])
 def test_gated(name, params, dtype):
-    for shape in [(3, 8), (2, 3, 10)] + ([] if SIM else [(32768, 1024)]):
+    # (25, 160): 2,000 results, so that threads run the unrolled loop (4 elements a stride of 512 apart) and
+    # their tracked column wraps past h = 80
+    for shape in [(3, 8), (2, 3, 10), (25, 160)] + ([] if SIM else [(32768, 1024), (1000, 3002)]):
         x = _sample(shape, dtype)
         g = _sample(shape[:-1] + (shape[-1] // 2,), dtype, seed=6)
         y = _host(getattr(fastact, name)(cuda.to_device(x), **params))

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from numba import njit
 
-from fastact import vecmath
+from fastact import gpu_math, vecmath
 
 REF = {"exp": np.exp, "exp_neg_abs": lambda v: np.exp(-np.abs(v)), "exp_nonpos": np.exp, "expm1": np.expm1, "log1p": np.log1p,
        "tanh": np.tanh, "erf": np.vectorize(math.erf, otypes=[float]),
@@ -72,6 +72,35 @@ def test_float32_ulps(name):
         ref = REF[name](x.astype(np.float64))
     err = _ulps(out, ref)
     assert err.max() <= ULPS32[name], f"{name}: {err.max():.2f} ULP at {x[np.argmax(err)]!r}"
+
+
+# The GPU's own float32 Φ and φ (fastact.gpu_math), compiled for the CPU: the same float32 arithmetic, except
+# the GPU's approximate reciprocal, whose error Φ takes off (python bench/ulp_sweep.py over all 2^32 inputs:
+# gpu_norm_cdf 4.67, gpu_norm_pdf 2.03 ULP).
+GPU32 = {"norm_cdf": (gpu_math._cdf32, 5), "norm_pdf": (gpu_math._pdf32, 2.5)}
+
+
+@pytest.mark.parametrize("name", list(GPU32))
+def test_gpu_float32_ulps(name):
+    fn, ulps = GPU32[name]
+
+    @njit(error_model="numpy")
+    def run(x, out):
+        for i in range(x.size):
+            out[i] = fn(x[i])
+
+    rng = np.random.default_rng(3)
+    x = np.concatenate([_sample32(), rng.uniform(-14, -9, 200_000).astype(np.float32)])
+    out = np.empty_like(x)
+    run(x, out)
+    with np.errstate(all="ignore"):
+        ref = REF[name](x.astype(np.float64))
+    err = _ulps(out, ref)
+    assert err.max() <= ulps, f"GPU {name}: {err.max():.2f} ULP at {x[np.argmax(err)]!r}"
+    special = np.float32([np.inf, -np.inf, np.nan, 0.0, -0.0])
+    run(special, out[:5])
+    want = {"norm_cdf": [1.0, 0.0], "norm_pdf": [0.0, 0.0]}[name]
+    assert out[:2].tolist() == want and np.isnan(out[2]) and out[3] == out[4] == np.float32(ref[x == 0][0])
 
 
 @pytest.mark.parametrize("name", list(ULPS64))
