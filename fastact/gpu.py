@@ -643,43 +643,43 @@ _BIAS_BACKWARD_WIDE = '''
 def backward(g, x, bias, dx, partial, rows, n, rows_per_chunk{p}):
     # a block takes THREADS·{k} adjacent columns (thread t: t, t + THREADS, ...) of one chunk of rows, so each
     # row's span is read contiguously; partial[chunk, col] sums the column's dx as stored, in row order
-    t = cuda.threadIdx.x
-    c0 = cuda.blockIdx.x * THREADS * {k} + t
-    chunk = cuda.blockIdx.y
-    r = chunk * rows_per_chunk
-    end = min(rows, r + rows_per_chunk)
+    un = U(n)
+    c0 = U(cuda.blockIdx.x) * U(THREADS * {k}) + U(cuda.threadIdx.x)
+    chunk = U(cuda.blockIdx.y)
+    r = chunk * U(rows_per_chunk)
+    end = min(U(rows), r + U(rows_per_chunk))
     acc = cuda.local.array({k}, np.float64)
     b = cuda.local.array({k}, C)
     for q in range({k}):
         acc[q] = 0.0
-        b[q] = C(bias[min(c0 + q * THREADS, n - 1)])
+        b[q] = C(bias[min(c0 + U(q * THREADS), un - U(1))])
     gv = cuda.local.array({r} * {k}, C)
     xv = cuda.local.array({r} * {k}, C)
-    if c0 + ({k} - 1) * THREADS < n:  # all the thread's columns: unconditional loads, {r} rows at a time
-        while r + {r} - 1 < end:
+    if c0 + U(({k} - 1) * THREADS) < un:  # all the thread's columns: unconditional loads, {r} rows at a time
+        while r + U({r} - 1) < end:
             for h in range({r}):
-                gr, xr = g[(r + h) * n + c0:], x[(r + h) * n + c0:]
+                i = (r + U(h)) * un + c0
                 for q in range({k}):
-                    gv[h * {k} + q], xv[h * {k} + q] = C(gr[q * THREADS]), C(xr[q * THREADS])
+                    gv[h * {k} + q], xv[h * {k} + q] = C(g[i + U(q * THREADS)]), C(x[i + U(q * THREADS)])
             for h in range({r}):
-                dr = dx[(r + h) * n + c0:]
+                i = (r + U(h)) * un + c0
                 for q in range({k}):
                     v = O(gv[h * {k} + q] * d(xv[h * {k} + q] + b[q]{p}))
-                    dr[q * THREADS] = v
+                    dx[i + U(q * THREADS)] = v
                     acc[q] += np.float64(v)
-            r += {r}
+            r += U({r})
     while r < end:
         for q in range({k}):
-            c = c0 + q * THREADS
-            if c < n:
-                i = r * n + c
+            c = c0 + U(q * THREADS)
+            if c < un:
+                i = r * un + c
                 v = O(C(g[i]) * d(C(x[i]) + b[q]{p}))
                 dx[i] = v
                 acc[q] += np.float64(v)
-        r += 1
+        r += U(1)
     for q in range({k}):
-        if c0 + q * THREADS < n:
-            partial[chunk, c0 + q * THREADS] = acc[q]
+        if c0 + U(q * THREADS) < un:
+            partial[chunk, c0 + U(q * THREADS)] = acc[q]
 '''
 BIAS_SPAN = 4  # columns a thread takes in the wide dbias kernel (rows of at least THREADS·BIAS_SPAN columns) ...
 BIAS_ROWS = 2  # ... and rows it loads at a time
