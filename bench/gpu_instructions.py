@@ -103,21 +103,24 @@ def main(argv=None) -> int:
         return lambda fn: ptx.setdefault("last", cuda.compile_ptx(fn, sig.args, cc=cc)[0])
 
     cuda.jit = capture
-    print(f"{args.dtype} on {args.arch}: instructions per element in the grid-stride loop (slow ones)")
-    print(f"{'operation':14} {'forward':>14} {'backward':>14}")
+    print(f"{args.dtype} on {args.arch}: instructions per element in the grid-stride loop (slow ones), for aligned "
+          "arrays (4-element vectors) and others (element by element)")
+    print(f"{'operation':14} {'forward':>14} {'backward':>14} {'fwd, others':>14} {'bwd, others':>14}")
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "kernel.cubin")
         for key in REGISTRY:
             cells = []
-            for backward in (False, True):
-                G._elementwise_kernel.cache_clear()
-                G._elementwise_kernel(key, backward, args.dtype, args.dtype)
-                with open(path, "wb") as f:
-                    f.write(cubin(ptx.pop("last"), args.arch))
-                ops = loop_opcodes(subprocess.run([tool, "-c", path], capture_output=True, text=True,
-                                                  check=True).stdout)
-                cells.append(f"{sum(ops.values()) / G.ITEMS:6.1f} ({sum(ops[k] for k in SLOW) / G.ITEMS:g})")
-            print(f"{key:14} {cells[0]:>14} {cells[1]:>14}")
+            for vector in (True, False):
+                for backward in (False, True):
+                    G._elementwise_kernel.cache_clear()
+                    G._elementwise_kernel(key, backward, args.dtype, args.dtype, vector)
+                    with open(path, "wb") as f:
+                        f.write(cubin(ptx.pop("last"), args.arch))
+                    ops = loop_opcodes(subprocess.run([tool, "-c", path], capture_output=True, text=True,
+                                                      check=True).stdout)
+                    per = 4 if vector else G.ITEMS
+                    cells.append(f"{sum(ops.values()) / per:6.1f} ({sum(ops[k] for k in SLOW) / per:g})")
+            print(f"{key:14} " + " ".join(f"{c:>14}" for c in cells))
     return 0
 
 

@@ -18,6 +18,7 @@ from functools import lru_cache
 import numpy as np
 
 from . import _arrays as A
+from . import gpu_vector
 from ._cudasim import patch_simulator
 from .declarations import REGISTRY
 from .gpu_math import device_function
@@ -358,6 +359,19 @@ def flat(d):
     return Flat(d.device_ctypes_pointer.value or 0, d.size, d.dtype.itemsize)
 
 
+_ITEM_DTYPES = {2: np.dtype(np.float16), 4: np.dtype(np.float32), 8: np.dtype(np.float64)}
+
+
+def _dtype_of(f) -> np.dtype:
+    """The float dtype of a flat kernel argument (a Flat knows only its item size)."""
+    return _ITEM_DTYPES[f.itemsize] if isinstance(f, Flat) else np.dtype(f.dtype)
+
+
+def _address(f) -> int:
+    """Where a flat kernel argument's data starts (under the simulator, in host memory)."""
+    return f.ptr if isinstance(f, Flat) else f._ary.ctypes.data
+
+
 def _packer(t):
     """How an argument of Numba type t goes into the kernel's parameter list (as Numba's _prepare_args does)."""
     import ctypes
@@ -520,18 +534,55 @@ def _params_src(decl, prefix="") -> str:
     return "".join(f", {prefix}{name}" for name, _ in decl.params)
 
 
+# The same over 4-element vectors (gpu_vector; a thread's 4 adjacent elements in one 16-byte access for float32),
+# for arrays whose data is aligned to 4 items: the last n % 4 elements one per thread.
+_VECTOR = {
+    "forward": ("x, y{p}", "        x0, x1, x2, x3 = load4(x, v)\n", "O(f(C(x{j}){p}))", "O(f(C(x[i]){p}))"),
+    "backward": ("g, x, y{p}", "        g0, g1, g2, g3 = load4(g, v)\n        x0, x1, x2, x3 = load4(x, v)\n",
+                 "O(C(g{j}) * d(C(x{j}){p}))", "O(C(g[i]) * d(C(x[i]){p}))"),
+}
+
+
+def _vector_source(name: str, args: str, loads: str, value: str, last: str) -> str:
+    stores = ", ".join(value.replace("{j}", str(j)) for j in range(4))
+    return (f"def {name}({args}):\n    stride = U(cuda.gridsize(1))\n    v = U(cuda.grid(1))\n    n = U(y.size)\n"
+            f"    nv = n // U(4)\n    while v < nv:\n{loads}        store4(y, v, {stores})\n        v += stride\n"
+            f"    i = nv * U(4) + U(cuda.grid(1))\n    if i < n:\n        y[i] = {last}\n")
+
+
+def _params_src(decl, prefix="") -> str:
+    return "".join(f", {prefix}{name}" for name, _ in decl.params)
+
+
 @lru_cache(maxsize=None)
-def _elementwise_kernel(key: str, backward: bool, dt_in: str, dt_out: str):
+def _elementwise_kernel(key: str, backward: bool, dt_in: str, dt_out: str, vector: bool = False):
+    """The elementwise kernel; `vector`: over 4-element vectors, for arrays whose data is aligned to 4 items."""
     from numba import types
 
     decl = REGISTRY[key]
     work = _dtypes(dt_in)[0]
     kernel = "backward" if backward else "forward"
-    src = _unrolled(kernel, *(part.replace("{p}", _params_src(decl)) for part in _ELEMENTWISE[kernel]))
+    p = _params_src(decl)
     names = {"f": device_function(decl.forward_py), "d": device_function(decl.derivative_py), "C": work.type}
+    if vector:
+        gpu_vector.register_cuda()
+        src = _vector_source(kernel, *(part.replace("{p}", p) for part in _VECTOR[kernel]))
+        names.update(load4=gpu_vector.load4, store4=gpu_vector.store4, O=np.dtype(dt_out).type)
+    else:
+        src = _unrolled(kernel, *(part.replace("{p}", p) for part in _ELEMENTWISE[kernel]))
     ps = [_nbtype(work)] * len(decl.params)
     arrays = [_arr(dt_in)] * (2 if backward else 1) + [_arr(dt_out)]
     return _compile(src, names, kernel, types.void(*arrays, *ps))
+
+
+def _elementwise_launch(key: str, backward: bool, call: "Call", arrays: tuple, values=()) -> None:
+    """One elementwise kernel over flat arrays (inputs, then the result): over 4-element vectors where every
+    array's data allows it."""
+    n = arrays[-1].size
+    vector = all(gpu_vector.aligned(_address(a), a.itemsize) for a in arrays)
+    k = _elementwise_kernel(key, backward, _name(_dtype_of(arrays[0])), _name(_dtype_of(arrays[-1])), vector)
+    grid = max(1, min(_MAX_BLOCKS, -(-(n // 4) // THREADS))) if vector else _grid(n)
+    launch(k, grid, THREADS, call, *arrays, *values)
 
 
 def elementwise_forward(decl, x, out, values):
@@ -541,10 +592,8 @@ def elementwise_forward(decl, x, out, values):
     d = _as_work(call, d, work)
     _check_out(out, tuple(d.shape), final)
     y = _out_device(call, out, tuple(d.shape), final)
-    n = d.size
-    if n:
-        k = _elementwise_kernel(decl.key, False, _name(d.dtype), _name(final))
-        launch(k, _grid(n), THREADS, call, flat(d), flat(y), *(work.type(v) for v in values))
+    if d.size:
+        _elementwise_launch(decl.key, False, call, (flat(d), flat(y)), tuple(work.type(v) for v in values))
     return call.result(y, out)
 
 
@@ -553,11 +602,8 @@ def elementwise_backward(decl, grad, x, out, values):
     dx_, dg, work, final = _with_grad(call, grad, x)
     _check_out(out, tuple(dx_.shape), final)
     y = _out_device(call, out, tuple(dx_.shape), final)
-    n = dx_.size
-    if n:
-        k = _elementwise_kernel(decl.key, True, _name(dx_.dtype), _name(final))
-        launch(k, _grid(n), THREADS, call, flat(dg), flat(dx_), flat(y),
-                                          *(work.type(v) for v in values))
+    if dx_.size:
+        _elementwise_launch(decl.key, True, call, (flat(dg), flat(dx_), flat(y)), tuple(work.type(v) for v in values))
     return call.result(y, out)
 
 
@@ -570,8 +616,7 @@ def _as_work(call: Call, d, work, half_ok=True):
         raise TypeError(f"GPU arrays must be float16, float32 or float64, got {d.dtype}")
     out = call.empty(tuple(d.shape), work)
     if d.size:
-        k = _elementwise_kernel("identity", False, _name(d.dtype), _name(work))
-        launch(k, _grid(d.size), THREADS, call, flat(d), flat(out))
+        _elementwise_launch("identity", False, call, (flat(d), flat(out)))
     return out
 
 

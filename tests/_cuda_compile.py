@@ -77,6 +77,8 @@ for key in REGISTRY:
         for backward in (False, True):
             label[0] = f"{key} {dt}"
             G._elementwise_kernel(key, backward, dt, dt)
+            label[0] = f"{key} {dt} vector"
+            G._elementwise_kernel(key, backward, dt, dt, True)
             label[0] = f"bias {key} {dt}"
             G._bias_kernel(key, backward, dt)
             if backward:
@@ -86,6 +88,7 @@ for src in FLOATS:  # conversions to the compute dtype
         if src != dst:
             label[0] = f"convert {src}->{dst}"
             G._elementwise_kernel("identity", False, src, dst)
+            G._elementwise_kernel("identity", False, src, dst, True)
 for work, final in (("float32", "float32"), ("float32", "float16"), ("float64", "float64")):
     label[0] = f"prelu {work}->{final}"
     G._prelu_kernels(work, final)

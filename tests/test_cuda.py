@@ -99,6 +99,35 @@ def test_elementwise_unrolled_loop(name, params, dtype):
     check_backward(name, params, x, g, _host(b(cuda.to_device(g), cuda.to_device(x), **params)), rb(g, x, **params))
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_elementwise_vector_kernels_and_misaligned_views(dtype, monkeypatch):
+    """Arrays whose data is aligned to 4 items take the kernel over 4-element vectors (one 16-byte access for
+    float32), with the last n % 4 elements one by one; a view one element in (x, grad or out) takes the
+    element-wise kernel. Both give the reference's values."""
+    used = []
+    real = gpu._elementwise_kernel
+    monkeypatch.setattr(gpu, "_elementwise_kernel", lambda *a: used.append(a[4]) or real(*a))
+    n = 2003  # 500 vectors and 3 more
+    x, g = _sample(n + 1, dtype), _sample(n + 1, dtype, seed=1)
+    dx, dg = cuda.to_device(x), cuda.to_device(g)
+    out = cuda.device_array(n + 1, dtype)
+    cases = [(dx[:n], dg[:n], out[:n], (True, True)), (dx[1:], dg[:n], out[:n], (False, False)),
+             (dx[:n], dg[1:], out[:n], (True, False)), (dx[:n], dg[:n], out[1:], (False, False))]
+    for xd, gd, od, vector in cases:  # vector: (forward, backward)
+        xh, gh = _host(xd), _host(gd)
+        used.clear()
+        y = _host(fastact.silu(xd, out=od))
+        grad = _host(fastact.silu_backward(gd, xd, out=od))
+        assert tuple(used) == vector
+        want, want_grad = reference.silu(xh), reference.silu_backward(gh, xh)
+        if dtype == np.float16:
+            np.testing.assert_allclose(y, want, rtol=2e-3, atol=1e-3)
+            np.testing.assert_allclose(grad, want_grad, rtol=4e-3, atol=4e-3)
+        else:
+            check_forward("silu", {}, xh, y, want)
+            check_backward("silu", {}, xh, gh, grad, want_grad)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_prelu(dtype):
     x, g = _sample((5, 3, 4), dtype), _sample((5, 3, 4), dtype, seed=2)
