@@ -550,10 +550,6 @@ def _vector_source(name: str, args: str, loads: str, value: str, last: str) -> s
             f"    i = nv * U(4) + U(cuda.grid(1))\n    if i < n:\n        y[i] = {last}\n")
 
 
-def _params_src(decl, prefix="") -> str:
-    return "".join(f", {prefix}{name}" for name, _ in decl.params)
-
-
 @lru_cache(maxsize=None)
 def _elementwise_kernel(key: str, backward: bool, dt_in: str, dt_out: str, vector: bool = False):
     """The elementwise kernel; `vector`: over 4-element vectors, for arrays whose data is aligned to 4 items."""
