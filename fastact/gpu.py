@@ -364,12 +364,12 @@ _ITEM_DTYPES = {2: np.dtype(np.float16), 4: np.dtype(np.float32), 8: np.dtype(np
 
 def _dtype_of(f) -> np.dtype:
     """The float dtype of a flat kernel argument (a Flat knows only its item size)."""
-    return _ITEM_DTYPES[f.itemsize] if isinstance(f, Flat) else np.dtype(f.dtype)
+    return _ITEM_DTYPES[f.itemsize] if type(f) is Flat else np.dtype(f.dtype)
 
 
 def _address(f) -> int:
     """Where a flat kernel argument's data starts (under the simulator, in host memory)."""
-    return f.ptr if isinstance(f, Flat) else f._ary.ctypes.data
+    return f.ptr if type(f) is Flat else f._ary.ctypes.data
 
 
 def _packer(t):
@@ -575,7 +575,11 @@ def _elementwise_launch(key: str, backward: bool, call: "Call", arrays: tuple, v
     """One elementwise kernel over flat arrays (inputs, then the result): over 4-element vectors where every
     array's data allows it."""
     n = arrays[-1].size
-    vector = all(gpu_vector.aligned(_address(a), a.itemsize) for a in arrays)
+    vector = True
+    for a in arrays:
+        if not gpu_vector.aligned(_address(a), a.itemsize):
+            vector = False
+            break
     k = _elementwise_kernel(key, backward, _name(_dtype_of(arrays[0])), _name(_dtype_of(arrays[-1])), vector)
     grid = max(1, min(_MAX_BLOCKS, -(-(n // 4) // THREADS))) if vector else _grid(n)
     launch(k, grid, THREADS, call, *arrays, *values)

@@ -24,9 +24,12 @@ def alignment(itemsize: int) -> int:
     return min(4 * itemsize, 16)
 
 
+_ALIGNMENT = {2: 8, 4: 16, 8: 16}
+
+
 def aligned(address: int, itemsize: int) -> bool:
     """Whether data at `address` may be accessed four items at a time."""
-    return address % alignment(itemsize) == 0
+    return address % (_ALIGNMENT.get(itemsize) or alignment(itemsize)) == 0
 
 
 def intrinsics(target: str):
