@@ -387,6 +387,16 @@ def test_bias_act(act, params, dtype):
         np.testing.assert_array_equal(again, db)  # deterministic
 
 
+@pytest.mark.parametrize("chunks", [1, 3, 37])
+def test_column_sums_of_partials(chunks):
+    """The second stage of dbias/dweight: 32 columns a block, up to 32 lanes each summing every 32nd partial, then
+    a tree over the lanes (37 partials: 32 lanes, 5 of them with a second partial; 3: 4 lanes, one empty)."""
+    partial = np.random.default_rng(chunks).standard_normal((chunks, 40))
+    out = cuda.device_array(40, np.float64)
+    gpu._sum_columns(gpu.Call(), cuda.to_device(partial), out)
+    np.testing.assert_allclose(out.copy_to_host(), partial.sum(axis=0), rtol=1e-14, atol=1e-14)
+
+
 def test_partial_sums_reuse_one_buffer_on_the_default_stream():
     """dbias and dweight's partial sums: on the legacy default stream one buffer is kept, grown and reused (a
     smaller call after a larger one, bias_act and prelu alike, each still exact); on another stream each call
