@@ -857,7 +857,9 @@ def _column_sum(dt_out: str):
 
     _numba_cuda()
 
-    @cuda.jit(types.void(types.float64[:, ::1], _arr(dt_out)))
+    bounds = {} if _simulated() else {"launch_bounds": COLUMN_LANES * 32}  # blocks of up to 1,024 threads
+
+    @cuda.jit(types.void(types.float64[:, ::1], _arr(dt_out)), **bounds)
     def column_sum(partial, out):
         sm = cuda.shared.array((COLUMN_LANES, 32), np.float64)
         tx, ty, lanes = cuda.threadIdx.x, cuda.threadIdx.y, cuda.blockDim.y
