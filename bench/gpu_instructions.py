@@ -40,21 +40,6 @@ def nvdisasm() -> str:
     return path
 
 
-def cubin(ptx: str, arch: str) -> bytes:
-    from cuda.bindings import nvjitlink
-
-    data = ptx.encode()
-    h = nvjitlink.create(2, [f"-arch={arch}", "-O3"])
-    try:
-        nvjitlink.add_data(h, nvjitlink.InputType.PTX, data, len(data), "kernel")
-        nvjitlink.complete(h)
-        out = bytearray(nvjitlink.get_linked_cubin_size(h))
-        nvjitlink.get_linked_cubin(h, out)
-    finally:
-        nvjitlink.destroy(h)
-    return bytes(out)
-
-
 def loop_opcodes(sass: str) -> collections.Counter:
     """Opcodes of the largest loop: the instructions from a label to the branch back to it."""
     labels, ins = {}, []
@@ -85,6 +70,7 @@ def main(argv=None) -> int:
     from numba.cuda import dispatcher
 
     import fastact.gpu as G
+    from fastact._nvjitlink import link
     from fastact.declarations import REGISTRY
 
     cc = tuple(int(c) for c in args.arch[3:])
@@ -115,7 +101,7 @@ def main(argv=None) -> int:
                     G._elementwise_kernel.cache_clear()
                     G._elementwise_kernel(key, backward, args.dtype, args.dtype, vector)
                     with open(path, "wb") as f:
-                        f.write(cubin(ptx.pop("last"), args.arch))
+                        f.write(link(ptx.pop("last"), args.arch, "-O3")[0])
                     ops = loop_opcodes(subprocess.run([tool, "-c", path], capture_output=True, text=True,
                                                       check=True).stdout)
                     per = 4 if vector else G.ITEMS

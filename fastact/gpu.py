@@ -857,7 +857,7 @@ def _column_sum(dt_out: str):
 
     _numba_cuda()
 
-    bounds = {} if _simulated() else {"launch_bounds": COLUMN_LANES * 32}  # blocks of up to 1,024 threads
+    bounds = {} if _simulated() else {"launch_bounds": (COLUMN_LANES * 32, 1)}  # blocks of up to 1,024 threads
 
     @cuda.jit(types.void(types.float64[:, ::1], _arr(dt_out)), **bounds)
     def column_sum(partial, out):

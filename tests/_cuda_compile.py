@@ -10,6 +10,7 @@ from numba import cuda
 from numba.cuda import dispatcher
 
 import fastact.gpu as G
+from fastact._nvjitlink import link
 import fastact.gpu_softmax as S
 from fastact.declarations import REGISTRY
 from fastact.gated import GATED
@@ -35,16 +36,7 @@ jit, label, rows = cuda.jit, [""], []
 
 
 def resources(ptx: str) -> dict:
-    data = ptx.encode()
-    h = ptxas.create(2, [f"-arch=sm_{CC[0]}{CC[1]}", "-verbose"])
-    try:
-        ptxas.add_data(h, ptxas.InputType.PTX, data, len(data), "kernel")
-        ptxas.complete(h)
-        log = bytearray(ptxas.get_info_log_size(h))
-        ptxas.get_info_log(h, log)
-    finally:
-        ptxas.destroy(h)
-    text = log.decode(errors="replace")
+    _, text = link(ptx, f"sm_{CC[0]}{CC[1]}", "-verbose")
     num = lambda pattern: int(re.search(pattern, text).group(1))  # noqa: E731
     return {"registers": num(r"Used (\d+) registers"), "spill": num(r"(\d+) bytes spill stores"),
             "stack": num(r"(\d+) bytes stack frame"), "smem": num(r"(\d+) bytes smem")}
