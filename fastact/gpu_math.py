@@ -6,8 +6,8 @@ import math
 import types
 
 import numpy as np
-from numba.core import cgutils, types as nbtypes
 from llvmlite import ir
+from numba.core import cgutils, types as nbtypes
 from numba.extending import intrinsic, overload
 
 from . import vecmath as V
@@ -71,7 +71,7 @@ def _pdf64(x):
 
 
 def norm_cdf(x):
-    """Φ(x) = ½·erfc(-x/√2) on the GPU (and, as plain Python, in the CUDA simulator)."""
+    """Φ(x) = ½·erfc(-x/√2) on the GPU (in the CUDA simulator, float32 runs the same code compiled for the CPU)."""
     return _cdf32(x) if isinstance(x, np.float32) else _cdf64(x)
 
 
