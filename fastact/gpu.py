@@ -571,15 +571,19 @@ def _elementwise_kernel(key: str, backward: bool, dt_in: str, dt_out: str, vecto
     return _compile(src, names, kernel, types.void(*arrays, *ps))
 
 
+def _vectorizable(arrays) -> bool:
+    """Whether every flat array's data is aligned for 4-element vector access."""
+    for a in arrays:
+        if not gpu_vector.aligned(_address(a), a.itemsize):
+            return False
+    return True
+
+
 def _elementwise_launch(key: str, backward: bool, call: "Call", arrays: tuple, values=()) -> None:
     """One elementwise kernel over flat arrays (inputs, then the result): over 4-element vectors where every
     array's data allows it."""
     n = arrays[-1].size
-    vector = True
-    for a in arrays:
-        if not gpu_vector.aligned(_address(a), a.itemsize):
-            vector = False
-            break
+    vector = _vectorizable(arrays)
     k = _elementwise_kernel(key, backward, _name(_dtype_of(arrays[0])), _name(_dtype_of(arrays[-1])), vector)
     grid = max(1, min(_MAX_BLOCKS, -(-(n // 4) // THREADS))) if vector else _grid(n)
     launch(k, grid, THREADS, call, *arrays, *values)
@@ -639,6 +643,25 @@ _BIAS_FORWARD = ("x, bias, y, cols{p}",
                  "        a{k} = C(x[i{k}]) + C(bias[c])\n"
                  "        c += step\n        c = c - ucols if c >= ucols else c\n",
                  "        y[i{k}] = f(a{k}{p})\n")
+
+# the same over 4-element vectors, for rows of a multiple of 4 columns and data aligned to 4 items (gpu_vector):
+# a vector lies in one row, c is its column's vector
+_BIAS_VECTOR = '''
+def forward(x, bias, y, cols{p}):
+    stride = U(cuda.gridsize(1))
+    v = U(cuda.grid(1))
+    nv = U(y.size) // U(4)
+    ucv = U(cols) // U(4)
+    c = v % ucv
+    step = stride % ucv
+    while v < nv:
+        x0, x1, x2, x3 = load4(x, v)
+        b0, b1, b2, b3 = load4(bias, c)
+        store4(y, v, O(f(C(x0) + C(b0){p})), O(f(C(x1) + C(b1){p})), O(f(C(x2) + C(b2){p})), O(f(C(x3) + C(b3){p})))
+        v += stride
+        c += step
+        c = c - ucv if c >= ucv else c
+'''
 
 _BIAS_BACKWARD = '''
 def backward(g, x, bias, dx, partial, rows, n, rows_per_chunk{p}):
@@ -731,9 +754,9 @@ BIAS_ROWS = 2  # ... and rows it loads at a time
 
 
 @lru_cache(maxsize=None)
-def _bias_kernel(key: str, backward: bool, dt: str, span: int = 0, rows: int = 1):
+def _bias_kernel(key: str, backward: bool, dt: str, span: int = 0, rows: int = 1, vector: bool = False):
     """The fused bias kernels; the backward's `span` columns a thread in the wide layout (0: the (32, 8) blocks),
-    `rows` rows loaded at a time."""
+    `rows` rows loaded at a time; the forward over 4-element vectors if `vector`."""
     from numba import types
 
     decl = REGISTRY[key]
@@ -742,10 +765,13 @@ def _bias_kernel(key: str, backward: bool, dt: str, span: int = 0, rows: int = 1
     if backward:
         wide = _BIAS_BACKWARD_WIDE.replace("{k}", str(span)).replace("{r}", str(rows))
         src = (wide if span else _BIAS_BACKWARD).replace("{p}", p)
+    elif vector:
+        gpu_vector.register_cuda()
+        src = _BIAS_VECTOR.replace("{p}", p)
     else:
         src = _unrolled("forward", *(part.replace("{p}", p) for part in _BIAS_FORWARD))
     names = {"f": device_function(decl.forward_py), "d": device_function(decl.derivative_py), "C": work.type,
-             "O": np.dtype(dt).type, "THREADS": THREADS}
+             "O": np.dtype(dt).type, "THREADS": THREADS, "load4": gpu_vector.load4, "store4": gpu_vector.store4}
     ps = [_nbtype(work)] * len(decl.params)
     a = _arr(dt)
     if backward:
@@ -774,11 +800,13 @@ def bias_act_forward(decl, x, bias, out, values):
     b = _bias_of(call, bias, d, work)
     _check_out(out, tuple(d.shape), final)
     y = _out_device(call, out, tuple(d.shape), final)
-    total = d.size
+    total, cols = d.size, tuple(d.shape)[-1]
     if total:
-        k = _bias_kernel(decl.key, False, _name(d.dtype))
-        launch(k, _grid(total), THREADS, call, flat(d), b, flat(y), tuple(d.shape)[-1],
-               *(work.type(v) for v in values))
+        arrays = (flat(d), flat(b), flat(y))
+        vector = cols % 4 == 0 and _vectorizable(arrays)
+        k = _bias_kernel(decl.key, False, _name(d.dtype), vector=vector)
+        grid = _grid(total) if not vector else max(1, min(_MAX_BLOCKS, -(-(total // 4) // THREADS)))
+        launch(k, grid, THREADS, call, *arrays, cols, *(work.type(v) for v in values))
     return call.result(y, out)
 
 

@@ -73,6 +73,8 @@ for key in REGISTRY:
             G._elementwise_kernel(key, backward, dt, dt, True)
             label[0] = f"bias {key} {dt}"
             G._bias_kernel(key, backward, dt)
+            if not backward:
+                G._bias_kernel(key, False, dt, vector=True)
             if backward:
                 G._bias_kernel(key, backward, dt, G.BIAS_SPAN, G.BIAS_ROWS)
 for src in FLOATS:  # conversions to the compute dtype

@@ -103,7 +103,9 @@ def test_elementwise_unrolled_loop(name, params, dtype):
 def test_elementwise_vector_kernels_and_misaligned_views(dtype, monkeypatch):
     """Arrays whose data is aligned to 4 items take the kernel over 4-element vectors (one 16-byte access for
     float32), with the last n % 4 elements one by one; a view one element in (x, grad or out) takes the
-    element-wise kernel. Both give the reference's values."""
+    element-wise kernel. Both give the reference's values. One block: its threads loop over 2 vectors or 8
+    elements."""
+    monkeypatch.setattr(gpu, "_MAX_BLOCKS", 1)
     used = []
     real = gpu._elementwise_kernel
     monkeypatch.setattr(gpu, "_elementwise_kernel", lambda *a: used.append(a[4]) or real(*a))
@@ -395,6 +397,31 @@ def test_column_sums_of_partials(chunks):
     out = cuda.device_array(40, np.float64)
     gpu._sum_columns(gpu.Call(), cuda.to_device(partial), out)
     np.testing.assert_allclose(out.copy_to_host(), partial.sum(axis=0), rtol=1e-14, atol=1e-14)
+
+
+def test_bias_act_vector_kernel_and_its_fallbacks(monkeypatch):
+    """bias_act's forward takes 4-element vectors for rows of a multiple of 4 columns and aligned data, else the
+    element-by-element kernel; both give the reference's values. One block: its threads loop over 2 vectors
+    (the column tracked across rows) or 5 elements."""
+    monkeypatch.setattr(gpu, "_MAX_BLOCKS", 1)
+    used = []
+    real = gpu._bias_kernel
+    monkeypatch.setattr(gpu, "_bias_kernel", lambda *a, **k: used.append(k.get("vector", False)) or real(*a, **k))
+    x = _sample(30 * 41 + 1, np.float32)
+    b = _sample(41, np.float32, seed=5)
+    dx, db = cuda.to_device(x), cuda.to_device(b)
+    out = cuda.device_array(30 * 41 + 1, np.float32)
+    cases = [(dx[:1200].reshape(30, 40), db[:40], out[:1200].reshape(30, 40), True),  # 300 vectors, 10 a row
+             (dx[:1230].reshape(30, 41), db, out[:1230].reshape(30, 41), False),  # 41 columns
+             (dx[1:1201].reshape(30, 40), db[:40], out[:1200].reshape(30, 40), False),  # x one element in
+             (dx[:1200].reshape(30, 40), db[1:], out[:1200].reshape(30, 40), False),  # bias one element in
+             (dx[:1200].reshape(30, 40), db[:40], out[1:1201].reshape(30, 40), False)]  # out one element in
+    for xd, bd, od, vector in cases:
+        used.clear()
+        y = _host(fastact.bias_act(xd, bd, "silu", out=od))
+        assert used == [vector]
+        z = _host(xd) + _host(bd)
+        check_forward("silu", {}, z, y, reference.silu(z))
 
 
 def test_partial_sums_reuse_one_buffer_on_the_default_stream():
