@@ -992,6 +992,21 @@ def gated_backward(a, b, grad, x, out):
 
 
 # ---------------------------------------------------------------------------------------------------- prelu
+# element i = q·inner + r of x (outer, channels, inner) has channel q % channels; r and the channel are tracked
+# as i advances by the stride (one division per thread, none per element)
+_PRELU_SETUP = ("    n = U(x.size)\n    uin = U(inner)\n    uch = U(channels)\n    q = i0 // uin\n    r = i0 - q * uin\n"
+                "    ch = q % uch\n    qs = stride // uin\n    rs = stride - qs * uin\n    chs = qs % uch\n")
+_PRELU_TRACK = ("        ch{k} = ch\n        r += rs\n        wrap = r >= uin\n        r = r - uin if wrap else r\n"
+                "        ch += chs + U(1) if wrap else chs\n        ch = ch - uch if ch >= uch else ch\n")
+_PRELU = {
+    "forward": ("x, w, y, channels, inner", _PRELU_SETUP,
+                _PRELU_TRACK + "        a{k} = x[i{k}]\n        s{k} = w[ch{k}]\n", "        y[i{k}] = lrelu_f(a{k}, s{k})\n"),
+    "backward": ("g, x, w, dx, channels, inner", _PRELU_SETUP,
+                 _PRELU_TRACK + "        g{k} = g[i{k}]\n        a{k} = x[i{k}]\n        s{k} = w[ch{k}]\n",
+                 "        dx[i{k}] = g{k} * lrelu_d(a{k}, s{k})\n"),
+}
+
+
 @lru_cache(maxsize=None)
 def _prelu_kernels(work: str, final: str):
     """forward, backward and the dweight partial sums for x in the compute dtype `work` and results in `final`."""
@@ -1002,21 +1017,9 @@ def _prelu_kernels(work: str, final: str):
     lrelu_f = device_function(REGISTRY["leaky_relu"].forward_py)
     lrelu_d = device_function(REGISTRY["leaky_relu"].derivative_py)
 
-    @cuda.jit(types.void(a, a, y, i, i))
-    def forward(x, w, y, channels, inner):
-        start = cuda.grid(1)
-        stride = cuda.gridsize(1)
-        for i in range(start, x.size, stride):
-            ch = (i // inner) % channels
-            y[i] = lrelu_f(x[i], w[ch])
-
-    @cuda.jit(types.void(a, a, a, y, i, i))
-    def backward(g, x, w, dx, channels, inner):
-        start = cuda.grid(1)
-        stride = cuda.gridsize(1)
-        for i in range(start, x.size, stride):
-            ch = (i // inner) % channels
-            dx[i] = g[i] * lrelu_d(x[i], w[ch])
+    names = {"lrelu_f": lrelu_f, "lrelu_d": lrelu_d}
+    forward = _compile(_unrolled("forward", *_PRELU["forward"]), names, "forward", types.void(a, a, y, i, i))
+    backward = _compile(_unrolled("backward", *_PRELU["backward"]), names, "backward", types.void(a, a, a, y, i, i))
 
     @cuda.jit(types.void(a, a, types.float64[:, ::1], i, i, i, i))
     def dweight(g, x, partial, outer, channels, inner, per_chunk):

@@ -131,15 +131,20 @@ def test_elementwise_vector_kernels_and_misaligned_views(dtype, monkeypatch):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_prelu(dtype):
-    x, g = _sample((5, 3, 4), dtype), _sample((5, 3, 4), dtype, seed=2)
+def test_prelu(dtype, monkeypatch):
+    # (7, 3, 101): 2,121 elements, so that threads run the unrolled loop and their tracked channel moves on; with
+    # one block (max_blocks 1), each thread takes 8 or 9 elements
     w = np.array([0.1, 0.25, -0.5], dtype)
-    y = _host(fastact.prelu(cuda.to_device(x), cuda.to_device(w)))
-    np.testing.assert_array_equal(y, fastact.prelu(x, w))
-    dx, dw = fastact.prelu_backward(cuda.to_device(g), cuda.to_device(x), cuda.to_device(w))
-    rdx, rdw = reference.prelu_backward(g, x, w)
-    np.testing.assert_allclose(_host(dx), rdx, rtol=4 * np.finfo(dtype).eps)
-    np.testing.assert_allclose(_host(dw), rdw, rtol=16 * np.finfo(dtype).eps)
+    for shape, max_blocks in (((5, 3, 4), gpu._MAX_BLOCKS), ((7, 3, 101), gpu._MAX_BLOCKS), ((7, 3, 101), 1)):
+        monkeypatch.setattr(gpu, "_MAX_BLOCKS", max_blocks)
+        x, g = _sample(shape, dtype), _sample(shape, dtype, seed=2)
+        y = _host(fastact.prelu(cuda.to_device(x), cuda.to_device(w)))
+        np.testing.assert_array_equal(y, fastact.prelu(x, w))
+        dx, dw = fastact.prelu_backward(cuda.to_device(g), cuda.to_device(x), cuda.to_device(w))
+        rdx, rdw = reference.prelu_backward(g, x, w)
+        np.testing.assert_allclose(_host(dx), rdx, rtol=4 * np.finfo(dtype).eps)
+        mag = (np.abs(g.astype(np.float64) * x) * (x <= 0)).sum(axis=(0, 2))  # a sum's rounding: relative to this
+        assert np.all(np.abs(_host(dw) - rdw) <= 16 * np.finfo(dtype).eps * mag), (_host(dw), rdw)
     dx1, dw1 = fastact.prelu_backward(g, x, np.array([0.2], dtype), device="cuda")
     assert dw1.shape == (1,)
     np.testing.assert_allclose(dw1, reference.prelu_backward(g, x, np.array([0.2]))[1], rtol=1e-5)
