@@ -1024,20 +1024,29 @@ def _prelu_kernels(work: str, final: str):
     @cuda.jit(types.void(a, a, types.float64[:, ::1], i, i, i, i))
     def dweight(g, x, partial, outer, channels, inner, per_chunk):
         # block (channel, chunk): Σ g·x over x <= 0 of that channel's elements in the chunk, float64
+        # element e of the channel is x[o, ch, r] (e = o·inner + r); r and its index are tracked as e advances
         sm = cuda.shared.array(256, np.float64)
         ch = cuda.blockIdx.x
         chunk = cuda.blockIdx.y
         t = cuda.threadIdx.x
-        count = outer * inner
+        uin, uch = np.uint64(inner), np.uint64(channels)
+        e = np.uint64(chunk) * np.uint64(per_chunk) + np.uint64(t)
+        end = min(np.uint64(outer) * uin, np.uint64(chunk) * np.uint64(per_chunk) + np.uint64(per_chunk))
+        o = e // uin
+        r = e - o * uin
+        i = (o * uch + np.uint64(ch)) * uin + r
+        os = np.uint64(256) // uin
+        rs = np.uint64(256) - os * uin
+        step = os * uch * uin + rs
         acc = 0.0
-        e = chunk * per_chunk + t
-        end = min(count, chunk * per_chunk + per_chunk)
         while e < end:
-            o = e // inner
-            i = (o * channels + ch) * inner + (e - o * inner)
             xv = x[i]
             acc += np.float64(g[i]) * np.float64(xv) if not xv > 0 else 0.0
-            e += 256
+            e += np.uint64(256)
+            r += rs
+            wrap = r >= uin
+            r = r - uin if wrap else r
+            i = i + step + (uch - np.uint64(1)) * uin if wrap else i + step
         sm[t] = acc
         cuda.syncthreads()
         step = 128
