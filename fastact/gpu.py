@@ -507,17 +507,17 @@ def allow_shared(kernel, nbytes: int) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------------- elementwise
-def _unrolled(name: str, args: str, setup: str, loads: str, stores: str, step: str = "") -> str:
+def _unrolled(name: str, args: str, setup: str, loads: str, stores: str) -> str:
     """A grid-stride kernel taking ITEMS elements a stride apart per step: all their loads first, then the
     stores (the compiler may not move a load above a store to another array that might alias it, so written
     element by element each thread would have one load in flight), then one element at a time for the tail.
-    In `loads`/`stores` (one line per element, indented 8) {k} is the element and i{k} its index;
-    `step` (indented 8) runs after each element of the tail and after each full step."""
+    In `loads`/`stores` (one line per element, indented 8) {k} is the element and i{k} its index. Indices are
+    unsigned (U, uint64: Numba wraps negative signed indices, 4 instructions an access); `setup` defines the
+    element count n as one, and any state that `loads` advance element by element."""
     k = range(ITEMS)
     body = "".join(f"        i{j} = i0 + U({j}) * stride\n" for j in k[1:])
     body += "".join(loads.format(k=j) for j in k) + "".join(stores.format(k=j) for j in k)
-    body += step.replace("{k}", str(ITEMS - 1)) if step else ""
-    tail = loads.format(k=0) + stores.format(k=0) + (step.replace("{k}", "0") if step else "")
+    tail = loads.format(k=0) + stores.format(k=0)
     return (f"def {name}({args}):\n    stride = U(cuda.gridsize(1))\n    i0 = U(cuda.grid(1))\n{setup}"
             f"    while i0 + U({ITEMS - 1}) * stride < n:\n{body}        i0 += U({ITEMS}) * stride\n"
             f"    while i0 < n:\n{tail}        i0 += stride\n")
