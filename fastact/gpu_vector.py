@@ -2,7 +2,7 @@
 as PyTorch's elementwise kernels load them: a quarter of the load and store instructions of element-wise access.
 
 `load4(a, v)` gives a[4v], ..., a[4v + 3]; `store4(a, v, p, q, r, s)` writes them. The caller guarantees that a's
-data is aligned to four items, at most 16 bytes and that 4v + 3 < a.size. As plain Python (the CUDA
+data is aligned to four items (at most 16 bytes) and that 4v + 3 < a.size. As plain Python (the CUDA
 simulator runs kernels so) they index the array element by element.
 """
 from __future__ import annotations
@@ -24,7 +24,7 @@ def alignment(itemsize: int) -> int:
     return min(4 * itemsize, 16)
 
 
-_ALIGNMENT = {2: 8, 4: 16, 8: 16}
+_ALIGNMENT = {n: alignment(n) for n in (2, 4, 8)}  # looked up on every launch
 
 
 def aligned(address: int, itemsize: int) -> bool:
