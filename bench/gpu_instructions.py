@@ -1,4 +1,5 @@
-"""Count the machine instructions each GPU elementwise kernel runs per element, without a GPU.
+"""Count the machine instructions each GPU elementwise kernel (and the fused-bias, gated and PReLU ones) runs per
+element, without a GPU.
 
     pip install nvidia-cuda-nvdisasm      # NVIDIA's disassembler (or have nvdisasm on PATH)
     python bench/gpu_instructions.py [--arch sm_90] [--dtype float32]
@@ -72,6 +73,7 @@ def main(argv=None) -> int:
     import fastact.gpu as G
     from fastact._nvjitlink import link
     from fastact.declarations import REGISTRY
+    from fastact.gated import GATED
 
     cc = tuple(int(c) for c in args.arch[3:])
 
@@ -81,32 +83,51 @@ def main(argv=None) -> int:
     if not cuda.is_available():
         dispatcher.get_current_device = lambda: _Device()
     G._numba_cuda()
-    jit, ptx = cuda.jit, {}
+    jit, ptx = cuda.jit, []
 
     def capture(sig=None, device=False, **kw):  # cuda.jit for kernels: keep the PTX, launch nothing
         if device or sig is None or callable(sig):
             return jit(sig, device=device, **kw)
-        return lambda fn: ptx.setdefault("last", cuda.compile_ptx(fn, sig.args, cc=cc)[0])
+        return lambda fn: ptx.append(cuda.compile_ptx(fn, sig.args, cc=cc)[0])
 
     cuda.jit = capture
-    print(f"{args.dtype} on {args.arch}: instructions per element in the grid-stride loop (slow ones), for aligned "
+    tmp = tempfile.mkdtemp()
+    path = os.path.join(tmp, "kernel.cubin")
+
+    def measure(build, per: int, which: int = 0) -> str:
+        """Instructions per element (slow ones) of the `which`-th kernel that build() compiles."""
+        ptx.clear()
+        build()
+        with open(path, "wb") as f:
+            f.write(link(ptx[which], args.arch, "-O3")[0])
+        ops = loop_opcodes(subprocess.run([tool, "-c", path], capture_output=True, text=True, check=True).stdout)
+        return f"{sum(ops.values()) / per:6.1f} ({sum(ops[k] for k in SLOW) / per:g})"
+
+    def row(name, cells):
+        print(f"{name:26} " + " ".join(f"{c:>14}" for c in cells))
+
+    dt = args.dtype
+    print(f"{dt} on {args.arch}: instructions per element in the grid-stride loop (slow ones), for aligned "
           "arrays (4-element vectors) and others (element by element)")
-    print(f"{'operation':14} {'forward':>14} {'backward':>14} {'fwd, others':>14} {'bwd, others':>14}")
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "kernel.cubin")
-        for key in REGISTRY:
-            cells = []
-            for vector in (True, False):
-                for backward in (False, True):
-                    G._elementwise_kernel.cache_clear()
-                    G._elementwise_kernel(key, backward, args.dtype, args.dtype, vector)
-                    with open(path, "wb") as f:
-                        f.write(link(ptx.pop("last"), args.arch, "-O3")[0])
-                    ops = loop_opcodes(subprocess.run([tool, "-c", path], capture_output=True, text=True,
-                                                      check=True).stdout)
-                    per = 4 if vector else G.ITEMS
-                    cells.append(f"{sum(ops.values()) / per:6.1f} ({sum(ops[k] for k in SLOW) / per:g})")
-            print(f"{key:14} " + " ".join(f"{c:>14}" for c in cells))
+    row("operation", ("forward", "backward", "fwd, others", "bwd, others"))
+    for key in REGISTRY:
+        row(key, [measure(lambda: G._elementwise_kernel.__wrapped__(key, bw, dt, dt, vector), 4 if vector else G.ITEMS)
+                  for vector in (True, False) for bw in (False, True)])
+    print("\nbias_act (backward: rows of THREADS·BIAS_SPAN columns or more), gated units and PReLU")
+    row("operation", ("forward", "backward", "fwd, others", ""))
+    for key in ("relu", "gelu", "gelu_tanh", "silu"):
+        wide = G.BIAS_SPAN * G.BIAS_ROWS
+        row(f"bias_act {key}", [measure(lambda: G._bias_kernel.__wrapped__(key, False, dt, vector=True), 4),
+                                measure(lambda: G._bias_kernel.__wrapped__(key, True, dt, G.BIAS_SPAN, G.BIAS_ROWS),
+                                        wide),
+                                measure(lambda: G._bias_kernel.__wrapped__(key, False, dt), G.ITEMS), ""])
+    for name, (variants, _) in GATED.items():
+        for a, b in variants.values():
+            row(f"{name} {a}·{b}", [measure(lambda: G._gated_kernel.__wrapped__(a, b, bw, dt), G.ITEMS)
+                                    for bw in (False, True)] + ["", ""])
+    row("prelu", [measure(lambda: G._prelu_kernels.__wrapped__(dt, dt), G.ITEMS, which) for which in (0, 1)]
+        + ["", ""])
+    shutil.rmtree(tmp)
     return 0
 
 
