@@ -535,18 +535,20 @@ def _params_src(decl, prefix="") -> str:
 
 
 # The same over 4-element vectors (gpu_vector; a thread's 4 adjacent elements in one 16-byte access for float32),
-# for arrays whose data is aligned to 4 items: the last n % 4 elements one per thread.
+# for arrays whose data is aligned to 4 items: (args, setup, loads, value of item {j}, value of element i)
 _VECTOR = {
-    "forward": ("x, y{p}", "        x0, x1, x2, x3 = load4(x, v)\n", "O(f(C(x{j}){p}))", "O(f(C(x[i]){p}))"),
-    "backward": ("g, x, y{p}", "        g0, g1, g2, g3 = load4(g, v)\n        x0, x1, x2, x3 = load4(x, v)\n",
+    "forward": ("x, y{p}", "", "        x0, x1, x2, x3 = load4(x, v)\n", "O(f(C(x{j}){p}))", "O(f(C(x[i]){p}))"),
+    "backward": ("g, x, y{p}", "", "        g0, g1, g2, g3 = load4(g, v)\n        x0, x1, x2, x3 = load4(x, v)\n",
                  "O(C(g{j}) * d(C(x{j}){p}))", "O(C(g[i]) * d(C(x[i]){p}))"),
 }
 
 
-def _vector_source(name: str, args: str, loads: str, value: str, last: str) -> str:
+def _vector_source(name: str, args: str, setup: str, loads: str, value: str, last: str) -> str:
+    """A grid-stride kernel over the 4-element vectors v of y (and of its inputs), then the last n % 4 elements
+    one per thread. `loads` (indented 8) loads vector v and advances any state `setup` made."""
     stores = ", ".join(value.replace("{j}", str(j)) for j in range(4))
     return (f"def {name}({args}):\n    stride = U(cuda.gridsize(1))\n    v = U(cuda.grid(1))\n    n = U(y.size)\n"
-            f"    nv = n // U(4)\n    while v < nv:\n{loads}        store4(y, v, {stores})\n        v += stride\n"
+            f"    nv = n // U(4)\n{setup}    while v < nv:\n{loads}        store4(y, v, {stores})\n        v += stride\n"
             f"    i = nv * U(4) + U(cuda.grid(1))\n    if i < n:\n        y[i] = {last}\n")
 
 
@@ -643,24 +645,12 @@ _BIAS_FORWARD = ("x, bias, y, cols{p}",
                  "        c += step\n        c = c - ucols if c >= ucols else c\n",
                  "        y[i{k}] = f(a{k}{p})\n")
 
-# the same over 4-element vectors, for rows of a multiple of 4 columns and data aligned to 4 items (gpu_vector):
-# a vector lies in one row, c is its column's vector
-_BIAS_VECTOR = '''
-def forward(x, bias, y, cols{p}):
-    stride = U(cuda.gridsize(1))
-    v = U(cuda.grid(1))
-    nv = U(y.size) // U(4)
-    ucv = U(cols) // U(4)
-    c = v % ucv
-    step = stride % ucv
-    while v < nv:
-        x0, x1, x2, x3 = load4(x, v)
-        b0, b1, b2, b3 = load4(bias, c)
-        store4(y, v, O(f(C(x0) + C(b0){p})), O(f(C(x1) + C(b1){p})), O(f(C(x2) + C(b2){p})), O(f(C(x3) + C(b3){p})))
-        v += stride
-        c += step
-        c = c - ucv if c >= ucv else c
-'''
+# the same over 4-element vectors (_vector_source), for rows of a multiple of 4 columns and data aligned to 4 items:
+# a vector lies in one row, c is its column's vector (no element is left over for the last part)
+_BIAS_VECTOR = ("x, bias, y, cols{p}", "    ucv = U(cols) // U(4)\n    c = v % ucv\n    step = stride % ucv\n",
+                "        x0, x1, x2, x3 = load4(x, v)\n        b0, b1, b2, b3 = load4(bias, c)\n"
+                "        c += step\n        c = c - ucv if c >= ucv else c\n",
+                "O(f(C(x{j}) + C(b{j}){p}))", "O(f(C(x[i]) + C(bias[i % U(cols)]){p}))")
 
 _BIAS_BACKWARD = '''
 def backward(g, x, bias, dx, partial, rows, n, rows_per_chunk{p}):
@@ -766,7 +756,7 @@ def _bias_kernel(key: str, backward: bool, dt: str, span: int = 0, rows: int = 1
         src = (wide if span else _BIAS_BACKWARD).replace("{p}", p)
     elif vector:
         gpu_vector.register_cuda()
-        src = _BIAS_VECTOR.replace("{p}", p)
+        src = _vector_source("forward", *(part.replace("{p}", p) for part in _BIAS_VECTOR))
     else:
         src = _unrolled("forward", *(part.replace("{p}", p) for part in _BIAS_FORWARD))
     names = {"f": device_function(decl.forward_py), "d": device_function(decl.derivative_py), "C": work.type,

@@ -34,7 +34,7 @@ ROWS_MAX = 16384  # longest float32 row held in registers (1,024 lanes of 16 ele
 STASH_ROW = 8192  # longer forward rows hold half their elements in shared memory
 ROW_CACHE = 32768  # bytes of a row the block layout keeps in shared memory where the GPU's limits are unknown
 BLOCK_SHAPES = ((512, 2), (1024, 1))  # (threads a block, blocks an SM) the block layout's forward tries, in order
-BLOCK_UNROLL = 32  # bytes a thread of those loads at a time: within their 64 registers (64 float32 spilled 132 bytes)
+BLOCK_UNROLL = 32  # bytes a thread of those loads at a time: within their 64 registers (64 bytes, 16 float32, spilled 132)
 SPLIT_ROWS = 128  # the split layout is for fewer rows than this ...
 SPLIT_CHUNK = 8192  # ... of at least 2·SPLIT_CHUNK elements, cut in chunks of this many
 # elements a thread loads before using them (block and split layouts). Measured on an H100, 2^28
