@@ -1025,7 +1025,7 @@ def _prelu_kernels(work: str, final: str):
         i = (o * uch + np.uint64(ch)) * uin + r
         os = np.uint64(256) // uin
         rs = np.uint64(256) - os * uin
-        step = os * uch * uin + rs
+        istep = os * uch * uin + rs  # i's advance when r does not wrap
         acc = 0.0
         while e < end:
             xv = x[i]
@@ -1034,7 +1034,7 @@ def _prelu_kernels(work: str, final: str):
             r += rs
             wrap = r >= uin
             r = r - uin if wrap else r
-            i = i + step + (uch - np.uint64(1)) * uin if wrap else i + step
+            i = i + istep + (uch - np.uint64(1)) * uin if wrap else i + istep
         sm[t] = acc
         cuda.syncthreads()
         step = 128

@@ -90,8 +90,6 @@ def _norm_pdf(x):
     return (lambda x: _pdf32(x)) if x == nbtypes.float32 else _pdf64
 
 
-
-
 def _register_cuda():
     """The CUDA target's versions of what _cdf32/_pdf32 call (numba-cuda is optional, so not at import)."""
 
